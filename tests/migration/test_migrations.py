@@ -1,0 +1,42 @@
+"""Migrations go up, down to base and up again on an empty database."""
+
+import psycopg
+
+from churndb import migrate
+
+TABLES = {
+    "customer_snapshots", "churn_outcomes", "ingest_batches", "rejected_rows", "model_versions",
+    "model_deployments", "scoring_runs", "score_history", "retention_targets", "segment_policy",
+    "segment_policy_bands", "intervention_outcomes", "monitoring_metrics", "alerts", "job_runs",
+}
+
+
+def _tables(url):
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'churndb' AND c.relkind IN ('r', 'p')").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_upgrade_downgrade_upgrade(empty_db_url):
+    assert migrate.upgrade(empty_db_url) == migrate.head_revision()
+    assert TABLES <= _tables(empty_db_url)
+    assert migrate.downgrade(empty_db_url, "base") is None
+    assert _tables(empty_db_url) == set()
+    assert migrate.upgrade(empty_db_url) == migrate.head_revision()
+    assert TABLES <= _tables(empty_db_url)
+
+
+def test_upgrade_is_idempotent_and_seeds_the_default_policy_once(empty_db_url):
+    migrate.upgrade(empty_db_url)
+    migrate.upgrade(empty_db_url)
+    with psycopg.connect(empty_db_url) as conn:
+        bands = conn.execute(
+            "SELECT risk_category, min_score, max_score, intervention_cost::float8, targeted "
+            "FROM churndb.segment_policy_bands ORDER BY min_score DESC").fetchall()
+        policy = conn.execute("SELECT count(*), min(success_rate)::float8, min(value_horizon_months) "
+                              "FROM churndb.segment_policy").fetchone()
+    assert bands == [("Critical", 75, 100, 150.0, True), ("High", 50, 74, 75.0, True),
+                     ("Medium", 25, 49, 25.0, True), ("Low", 0, 24, 0.0, False)]
+    assert policy == (1, 0.4, 12)
