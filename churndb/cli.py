@@ -95,6 +95,64 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     return result.as_dict()
 
 
+@command("train")
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from .ingest import parse_date
+    from .trainer import PromotionRule, describe, train
+    from .training import TrainingSpec
+
+    spec = TrainingSpec(seed=args.seed, test_size=args.test_size, threshold=args.threshold,
+                        lead_days=args.lead_days, horizon_days=args.horizon_days,
+                        start=parse_date(args.start) if args.start else None,
+                        end=parse_date(args.end) if args.end else None)
+    if args.source:
+        spec.source, spec.id_column, spec.label_column = args.source, args.id_column or "customer_id", args.label_column
+    if not 0.05 <= spec.test_size <= 0.5:
+        raise ChurnDBError("--test-size must be between 0.05 and 0.5")
+    rule = PromotionRule(auc_tolerance=args.auc_tolerance, brier_tolerance=args.brier_tolerance)
+    result = train(_url(), load_settings(), spec, promote_if_better=args.promote_if_better, rule=rule)
+    for line in describe(result):
+        say(args, line)
+    return result
+
+
+@command("models")
+def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from . import db, registry
+
+    url = _url()
+    if args.action == "list":
+        with db.connect(url) as conn:
+            models = [asdict(m) for m in registry.list_models(conn)]
+        for m in models:
+            auc = "n/a" if m["auc"] is None else f"{m['auc']:.4f}"
+            say(args, f"{m['model_version']:>4}  {m['status']:<9}  AUC {auc}  rows {m['rows_train'] or 0:>9,}  "
+                      f"{m['source']}  created {m['created_at'][:19]}  sha256 {m['artifact_sha256'][:12]}")
+        if not models:
+            say(args, "no models yet: run `churndb train`")
+        return {"models": models}
+    if args.action == "show":
+        with db.connect(url) as conn:
+            info = registry.show(conn, _version(args))
+        say(args, json.dumps(info, indent=2, default=str))
+        return {"model_version": info["model_version"], "model": info}
+    with db.transaction(url) as conn:
+        if args.action == "promote":
+            result = registry.promote(conn, _version(args), args.reason or "manual promotion")
+        else:
+            result = registry.rollback(conn, args.reason or "manual rollback")
+    say(args, f"model {result['model_version']} is now the champion")
+    return result
+
+
+def _version(args: argparse.Namespace) -> int:
+    if args.version is None:
+        raise ChurnDBError(f"models {args.action} needs a model version")
+    return args.version
+
+
 @command("status")
 def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
     from .status import status
@@ -133,6 +191,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="load into churndb_import.TABLE with inferred column types")
     p.add_argument("--id-column", help="with --table: the customer key column")
     p.add_argument("--label-column", help="with --table: the churn label column (0/1, yes/no, true/false)")
+
+    p = sub.add_parser("train", parents=[common], help="fit the stacked ensemble, measure on a hold-out, register a candidate")
+    p.add_argument("--source", help="train from this table or view instead of customer_snapshots")
+    p.add_argument("--id-column", help="with --source: the customer key column")
+    p.add_argument("--label-column", help="with --source: the churn label column")
+    p.add_argument("--start", help="first snapshot date of the training window (YYYY-MM-DD)")
+    p.add_argument("--end", help="last snapshot date of the training window (YYYY-MM-DD)")
+    p.add_argument("--lead-days", type=int, default=0, help="days between snapshot and prediction window")
+    p.add_argument("--horizon-days", type=int, default=90, help="length of the prediction window in days")
+    p.add_argument("--test-size", type=float, default=0.2, help="hold-out share when there is one snapshot date")
+    p.add_argument("--threshold", type=float, default=0.5, help="probability at which a customer counts as a churner")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--promote-if-better", action="store_true",
+                   help="promote if not worse than the champion on the same hold-out (AUC and Brier)")
+    p.add_argument("--auc-tolerance", type=float, default=0.005)
+    p.add_argument("--brier-tolerance", type=float, default=0.002)
+
+    p = sub.add_parser("models", parents=[common], help="the model registry: list, show, promote, rollback")
+    p.add_argument("action", choices=["list", "show", "promote", "rollback"])
+    p.add_argument("version", nargs="?", type=int)
+    p.add_argument("--reason", help="why (recorded with the promotion / rollback)")
 
     sub.add_parser("status", parents=[common], help="what is loaded, trained and published")
     sub.add_parser("demo", parents=[common], help="everything end to end on synthetic data")

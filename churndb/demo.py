@@ -12,6 +12,8 @@ from .db import database_url
 from .ingest import ingest_snapshot
 from .sample import write_sample
 from .status import status
+from .trainer import describe, train
+from .training import TrainingSpec
 
 DEMO_ROWS = 25_000
 
@@ -29,7 +31,12 @@ def run_demo(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
     say(f"ingest: batch {result.batch_id}, {result.rows_in:,} rows in, {result.rows_loaded:,} loaded, "
         f"{result.rows_rejected:,} rejected, {result.labels_loaded:,} labels"
         + (" (already loaded)" if result.already_loaded else ""))
+    trained = train(url, settings, TrainingSpec(), promote_if_better=True)
+    for line in describe(trained):
+        say(line)
     info = status(url)
     for line in info.pop("_lines"):
         say(line)
-    return {"schema_revision": revision, "ingest": result.as_dict(), "snapshots": info["snapshots"]}
+    return {"schema_revision": revision, "ingest": result.as_dict(), "snapshots": info["snapshots"],
+            "model_version": trained["model_version"], "model_status": trained["status"],
+            "metrics": trained["metrics"]}

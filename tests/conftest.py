@@ -84,11 +84,53 @@ def empty_db_url(pg_admin_url):
     drop_database(pg_admin_url, name)
 
 
+TEST_SIGNING_KEY = "test-signing-key-not-a-secret"
+
+
+def _use_database(monkeypatch, tmp_path, url: str) -> None:
+    monkeypatch.setenv("CHURNDB_DATABASE_URL", url)
+    monkeypatch.setenv("CHURNDB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CHURNDB_SIGNING_KEY", TEST_SIGNING_KEY)
+
+
 @pytest.fixture
 def db_url(pg_admin_url, template_db, monkeypatch, tmp_path):
     name, url = create_database(pg_admin_url, template=template_db)
-    monkeypatch.setenv("CHURNDB_DATABASE_URL", url)
-    monkeypatch.setenv("CHURNDB_HOME", str(tmp_path / "home"))
+    _use_database(monkeypatch, tmp_path, url)
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+TRAINED_ROWS = 5_000
+
+
+@pytest.fixture(scope="session")
+def trained_template(pg_admin_url, template_db, tmp_path_factory):
+    """A database with a 5,000-customer labelled snapshot and champion model 1 (trained once per session)."""
+    from churndb import db, registry
+    from churndb.config import Settings
+    from churndb.ingest import ingest_snapshot
+    from churndb.sample import write_sample
+    from churndb.trainer import train
+    from churndb.training import TrainingSpec
+
+    name, url = create_database(pg_admin_url, template=template_db)
+    path = tmp_path_factory.mktemp("trained") / "customers.csv"
+    write_sample(TRAINED_ROWS, path, seed=17)
+    ingest_snapshot(url, path, as_of=__import__("datetime").date(2026, 9, 30))
+    settings = Settings(database_url=url, home=path.parent, signing_key=TEST_SIGNING_KEY)
+    result = train(url, settings, TrainingSpec(seed=42))
+    with db.transaction(url) as conn:
+        registry.promote(conn, result["model_version"], "test fixture")
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def trained_db_url(pg_admin_url, trained_template, monkeypatch, tmp_path):
+    """A private copy of the trained database (snapshot + champion model 1)."""
+    name, url = create_database(pg_admin_url, template=trained_template)
+    _use_database(monkeypatch, tmp_path, url)
     yield url
     drop_database(pg_admin_url, name)
 
@@ -163,3 +205,9 @@ def write_csv(tmp_path):
     return write
 
 
+
+
+@pytest.fixture
+def trained_conn(trained_db_url):
+    with psycopg.connect(trained_db_url, autocommit=True, options="-c search_path=churndb,public") as c:
+        yield c

@@ -1,0 +1,49 @@
+"""Reason codes: the features that push a customer's risk up most.
+
+Computed from the tree models' own TreeSHAP contributions (XGBoost
+``pred_contribs``, LightGBM ``pred_contrib``), both in log-odds units: their
+average per feature is the customer's contribution vector.  The three largest
+positive contributions become ``top_reasons``, each with the feature's
+original column name (derived features keep their own name and meaning),
+the customer's value and the contribution.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from .features import meaning
+
+TOP_N = 3
+
+
+def contributions(model: Pipeline, matrix: np.ndarray) -> np.ndarray:
+    """Mean TreeSHAP contribution per feature (log-odds), rows x features."""
+    import xgboost
+
+    stack = model.named_steps["stack"]
+    xgb = stack.named_estimators_["xgboost"].get_booster()
+    xgb_contrib = xgb.predict(xgboost.DMatrix(matrix), pred_contribs=True)[:, :-1]
+    lgbm_contrib = stack.named_estimators_["lightgbm"].booster_.predict(matrix, pred_contrib=True)[:, :-1]
+    return (xgb_contrib + lgbm_contrib) / 2.0
+
+
+def top_reasons(model: Pipeline, matrix: np.ndarray, top_n: int = TOP_N) -> list[list[dict]]:
+    """For each row, up to ``top_n`` risk-raising features, strongest first."""
+    names = model.named_steps["features"].feature_names_out_
+    contrib = contributions(model, matrix)
+    order = np.argsort(-contrib, axis=1)[:, :top_n]
+    out = []
+    for i in range(len(matrix)):
+        reasons = []
+        for j in order[i]:
+            c = float(contrib[i, j])
+            if c <= 0:
+                break
+            value = matrix[i, j]
+            reasons.append({"feature": str(names[j]), "direction": "raises risk", "contribution": round(c, 4),
+                            "value": None if np.isnan(value) else round(float(value), 4),
+                            "meaning": meaning(str(names[j]))})
+        out.append(reasons)
+    return out

@@ -1,0 +1,108 @@
+"""``ChurnScorer``: the Python API over a verified model and the policy in force.
+
+    from churndb import ChurnScorer
+    scorer = ChurnScorer.from_database()            # champion, CHURNDB_DATABASE_URL or embedded
+    scorer.score_customer({...})                    # one customer -> dict
+    scorer.score_batch(df_or_csv_path)              # many -> DataFrame
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import db, registry, signing
+from .config import load_settings
+from .errors import InputError
+from .policy import Policy, policy_in_force
+from .reasons import top_reasons
+
+SEGMENTS = ("critical", "high", "medium", "low")
+
+
+class ScoringInputError(InputError):
+    """Input to the scorer is missing columns or has values of the wrong type."""
+
+
+class ChurnScorer:
+    def __init__(self, model: Any, model_version: int, policy: Policy, artifact_sha256: str = ""):
+        self.model = model
+        self.model_version = model_version
+        self.policy = policy
+        self.artifact_sha256 = artifact_sha256
+        features = model.named_steps["features"]
+        self.required_columns = ["customer_id"] + list(features.input_columns)
+        if "monthly_charges" not in self.required_columns:
+            self.required_columns.append("monthly_charges")
+
+    @classmethod
+    def from_database(cls, url: str | None = None, model: str | int = "champion") -> "ChurnScorer":
+        settings = load_settings()
+        url = db.libpq_url(url) if url else db.database_url(settings)
+        key = signing.signing_key(settings)
+        with db.connect(url) as conn:
+            version, fitted, digest = registry.load(conn, key, model)
+            policy = policy_in_force(conn)
+        return cls(fitted, version, policy, digest)
+
+    # ------------------------------------------------------------------ input
+    def _frame(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+        if isinstance(data, (str, Path)):
+            try:
+                data = pd.read_csv(data)
+            except (OSError, ValueError) as exc:
+                raise ScoringInputError(f"cannot read customers from {data}: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, pd.DataFrame):
+            raise ScoringInputError("score_batch expects a pandas DataFrame or a CSV path")
+        missing = [c for c in self.required_columns if c not in data.columns]
+        if missing:
+            raise ScoringInputError(f"missing column(s): {', '.join(missing)}")
+        features = self.model.named_steps["features"]
+        wrong = []
+        for c in list(features.numeric) + ["monthly_charges"]:
+            values = data[c]
+            if not pd.api.types.is_numeric_dtype(values):
+                parsed = pd.to_numeric(values, errors="coerce")
+                if (parsed.isna() & values.notna()).any():
+                    wrong.append(c)
+        if wrong:
+            raise ScoringInputError(f"column(s) must be numeric: {', '.join(sorted(set(wrong)))}")
+        return data
+
+    # ------------------------------------------------------------------ scoring
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(frame)[:, 1]
+
+    def score_batch(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
+        frame = self._frame(data)
+        p = self.probabilities(frame)
+        charges = pd.to_numeric(frame["monthly_charges"], errors="coerce").fillna(0.0).to_numpy()
+        scored = self.policy.apply(p, charges).drop(columns="targeted")
+        scored.insert(0, "customer_id", frame["customer_id"].to_numpy())
+        return scored
+
+    def score_customer(self, customer: dict) -> dict:
+        frame = self._frame(pd.DataFrame([customer]))
+        row = self.score_batch(frame).iloc[0]
+        matrix = self.model.named_steps["features"].transform(frame)
+        return {
+            "customer_id": customer.get("customer_id"),
+            "risk_probability": float(row["churn_probability"]),
+            "risk_score": int(row["risk_score"]),
+            "risk_category": row["risk_category"],
+            "retention_action": row["retention_action"],
+            "estimated_intervention_cost": float(row["estimated_intervention_cost"]),
+            "estimated_revenue_at_risk": float(row["estimated_revenue_at_risk"]),
+            "top_reasons": top_reasons(self.model, matrix)[0],
+            "model_version": self.model_version,
+        }
+
+    def segment_batch(self, scored: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """Split scored customers by risk category, highest risk first within each."""
+        if "risk_category" not in scored.columns:
+            scored = self.score_batch(scored)
+        return {seg: scored[scored["risk_category"].str.lower() == seg].sort_values("risk_score", ascending=False)
+                for seg in SEGMENTS}
