@@ -153,6 +153,50 @@ def _version(args: argparse.Namespace) -> int:
     return args.version
 
 
+@command("score")
+def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
+    from .ingest import parse_date
+    from .scoring import score
+
+    if args.shadow is not None and args.model:
+        raise ChurnDBError("use either --model V (publish with V) or --shadow V (score V alongside, unpublished)")
+    model = args.shadow if args.shadow is not None else (args.model or "champion")
+    result = score(_url(), load_settings(), model=model, as_of=parse_date(args.as_of) if args.as_of else None,
+                   shadow=args.shadow is not None, campaign=args.campaign, chunk_rows=args.chunk_rows)
+    seg = result["segments"]
+    say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers scored with model "
+              f"{result['model_version']} in {result['seconds']:.1f}s"
+              + (" (shadow: history only, not published to retention_targets)" if result["shadow"] else
+                 f"; {result['targets']:,} targets ({result['control_group']:,} control)"))
+    say(args, "  " + "  ".join(f"{k}: {v:,}" for k, v in seg.items()))
+    say(args, "  stages: " + "  ".join(f"{k} {v:.2f}s" for k, v in result["stage_seconds"].items()))
+    if result["abandoned_runs_failed"]:
+        say(args, f"  marked abandoned runs failed: {result['abandoned_runs_failed']}")
+    return result
+
+
+@command("export")
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    from . import db
+    from .report import export, latest_run
+
+    with db.connect(_url()) as conn:
+        run = latest_run(conn)
+        rows = export(conn, run, args.segment, Path(args.out))
+    say(args, f"wrote {rows:,} {args.segment} customers of run {run.run_id} to {args.out} (highest risk first)")
+    return {"rows": rows, "path": args.out, "run_id": run.run_id, "segment": args.segment}
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
+    from .report import metrics_text, write_report
+
+    result = write_report(_url(), Path(args.out))
+    say(args, metrics_text(result["metrics"]))
+    say(args, f"files in {result['path']}: " + ", ".join(Path(p).name for p in result["files"].values()))
+    return result
+
+
 @command("status")
 def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
     from .status import status
@@ -212,6 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["list", "show", "promote", "rollback"])
     p.add_argument("version", nargs="?", type=int)
     p.add_argument("--reason", help="why (recorded with the promotion / rollback)")
+
+    p = sub.add_parser("score", parents=[common], help="score every customer and publish one run")
+    p.add_argument("--model", help="model version to publish with (default: the champion)")
+    p.add_argument("--shadow", type=int, metavar="V", help="score challenger V into history only, marked shadow")
+    p.add_argument("--as-of", help="use each customer's latest snapshot on or before this date")
+    p.add_argument("--campaign", help="campaign id for control-group assignment (default: calendar quarter)")
+    p.add_argument("--chunk-rows", type=int, default=50_000, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("export", parents=[common], help="CRM-ready CSV of the latest published run")
+    p.add_argument("--segment", required=True, choices=["critical", "high", "medium", "low", "all"])
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("report", parents=[common], help="deployment metrics and exports of the latest run")
+    p.add_argument("--out", required=True, help="directory for the report files")
 
     sub.add_parser("status", parents=[common], help="what is loaded, trained and published")
     sub.add_parser("demo", parents=[common], help="everything end to end on synthetic data")

@@ -11,6 +11,8 @@ from .config import load_settings
 from .db import database_url
 from .ingest import ingest_snapshot
 from .sample import write_sample
+from .report import metrics_text, write_report
+from .scoring import score
 from .status import status
 from .trainer import describe, train
 from .training import TrainingSpec
@@ -34,9 +36,16 @@ def run_demo(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
     trained = train(url, settings, TrainingSpec(), promote_if_better=True)
     for line in describe(trained):
         say(line)
+    run = score(url, settings)
+    say(f"score: run {run['run_id']} scored {run['customers_scored']:,} customers with model {run['model_version']} "
+        f"in {run['seconds']:.1f}s; {run['targets']:,} retention targets ({run['control_group']:,} control)")
+    report = write_report(url, Path(settings.home) / "demo" / "report")
+    say(metrics_text(report["metrics"]))
+    say(f"report and CRM exports: {report['path']}")
     info = status(url)
     for line in info.pop("_lines"):
         say(line)
     return {"schema_revision": revision, "ingest": result.as_dict(), "snapshots": info["snapshots"],
             "model_version": trained["model_version"], "model_status": trained["status"],
-            "metrics": trained["metrics"]}
+            "metrics": trained["metrics"], "run_id": run["run_id"], "segments": run["segments"],
+            "report": report["path"]}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import db, registry, signing
+from . import db, registry, roi, signing
 from .config import load_settings
 from .errors import InputError
 from .policy import Policy, policy_in_force
@@ -97,6 +97,55 @@ class ChurnScorer:
             "estimated_intervention_cost": float(row["estimated_intervention_cost"]),
             "estimated_revenue_at_risk": float(row["estimated_revenue_at_risk"]),
             "top_reasons": top_reasons(self.model, matrix)[0],
+            "model_version": self.model_version,
+        }
+
+    def export_for_crm(self, scored: pd.DataFrame, path: str | Path, segment: str = "all") -> int:
+        """Write scored customers (one segment or all) to CSV, highest risk first; returns rows written."""
+        if "risk_category" not in scored.columns:
+            scored = self.score_batch(scored)
+        if segment != "all":
+            if segment not in SEGMENTS:
+                raise ScoringInputError(f"unknown segment {segment!r}: use one of {', '.join(SEGMENTS)}, all")
+            scored = scored[scored["risk_category"].str.lower() == segment]
+        ordered = scored.sort_values(["risk_score", "churn_probability"], ascending=False, kind="stable")
+        ordered.to_csv(path, index=False)
+        return len(ordered)
+
+    def generate_report(self, scored: pd.DataFrame) -> dict:
+        """Program figures for scored customers under the policy in force (the formula in ``churndb.roi``).
+
+        No control group here: this is the whole-program projection for a frame in hand."""
+        if "risk_category" not in scored.columns:
+            scored = self.score_batch(scored)
+        targeted_categories = {b.risk_category for b in self.policy.bands if b.targeted}
+        rows = []
+        for band in self.policy.bands:
+            part = scored[scored["risk_category"] == band.risk_category]
+            if band.risk_category not in targeted_categories or part.empty:
+                continue
+            rows.append({"targeted": len(part), "contacted": len(part),
+                         "program_cost": float(part["estimated_intervention_cost"].sum()),
+                         "expected_retained": float(part["churn_probability"].sum() * self.policy.success_rate),
+                         "expected_revenue_saved": float(part["estimated_revenue_at_risk"].sum() * self.policy.success_rate),
+                         "contacted_revenue_at_risk": float(part["estimated_revenue_at_risk"].sum()),
+                         "horizon_months": self.policy.value_horizon_months})
+        program = roi.summarize(rows)
+        counts = scored["risk_category"].str.lower().value_counts()
+        return {
+            "customers": int(len(scored)),
+            "avg_risk_score": round(float(scored["risk_score"].mean()), 2) if len(scored) else None,
+            "segments": {seg: int(counts.get(seg, 0)) for seg in SEGMENTS},
+            "priority_interventions": int(counts.get("critical", 0) + counts.get("high", 0)),
+            "revenue_at_risk": round(float(scored["estimated_revenue_at_risk"].sum()), 2),
+            "program_cost": program["program_cost"],
+            "expected_retained": program["expected_retained"],
+            "expected_revenue_saved": program["expected_revenue_saved"],
+            "net_benefit": program["net_benefit"],
+            "expected_roi": program["roi"],
+            "monthly_revenue_saved": program["monthly_revenue_saved"],
+            "break_even_success_rate": program["break_even_success_rate"],
+            "policy_version": self.policy.policy_version,
             "model_version": self.model_version,
         }
 

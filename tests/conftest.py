@@ -169,11 +169,13 @@ def cli(capsys):
 
 
 @pytest.fixture
-def cli_process(db_url, tmp_path):
-    """Run ``churndb`` as a real process (for kill / concurrency tests)."""
+def cli_process():
+    """Run ``churndb`` as a real process (for kill / concurrency tests) against the test's database
+    (the environment set by the ``db_url`` / ``trained_db_url`` fixture the test also uses)."""
 
     def start(*args: str, env: dict | None = None) -> subprocess.Popen:
-        full_env = {**os.environ, "CHURNDB_DATABASE_URL": db_url, "CHURNDB_HOME": str(tmp_path / "home"), **(env or {})}
+        assert "CHURNDB_DATABASE_URL" in os.environ, "request a database fixture first"
+        full_env = {**os.environ, **(env or {})}
         return subprocess.Popen([sys.executable, "-m", "churndb.cli", *map(str, args)], cwd=ROOT, env=full_env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

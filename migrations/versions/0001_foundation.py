@@ -171,8 +171,31 @@ CREATE TABLE churndb.segment_policy_bands (
 );
 
 WITH p AS (
-    INSERT INTO churndb.segment_policy (effective_from, success_rate, value_horizon_months, control_share, note)
-    VALUES ('-infinity', 0.40, 12, 0.10, 'seed defaults of the original deployment')
+    INSERT INTO churndb.segment_policy
+        (effective_from, success_rate, value_horizon_months, control_share, reason_playbooks, note)
+    VALUES ('-infinity', 0.40, 12, 0.10, '{
+        "num_complaints_3m": "Priority complaint resolution with a named case owner",
+        "complaint_trend": "Priority complaint resolution with a named case owner",
+        "last_complaint_resolution_days": "Service recovery call and bill credit",
+        "call_center_interactions_3m": "Service recovery call and bill credit",
+        "network_issues_3m": "Network check and coverage fix (booster / femtocell)",
+        "dropped_call_rate": "Network check and coverage fix (booster / femtocell)",
+        "network_pain": "Network check and coverage fix (booster / femtocell)",
+        "avg_data_speed_mbps": "Speed upgrade or 5G / fibre migration offer",
+        "monthly_charges": "Plan right-sizing review",
+        "price_increase_ratio": "Plan right-sizing review",
+        "overage_charges": "Bigger bundle at the current price",
+        "overage_share": "Bigger bundle at the current price",
+        "contract_type": "Contract renewal with loyalty discount",
+        "tenure_months": "Early-life welcome call and onboarding offer",
+        "early_tenure": "Early-life welcome call and onboarding offer",
+        "received_competitor_offer_flag": "Competitive match offer",
+        "late_payment_flag_3m": "Payment plan and auto-pay incentive",
+        "avg_payment_delay_days": "Payment plan and auto-pay incentive",
+        "auto_pay_enrolled": "Payment plan and auto-pay incentive",
+        "app_logins_30d": "App onboarding and digital perks",
+        "digital_engagement": "App onboarding and digital perks"
+    }'::jsonb, 'seed defaults of the original deployment')
     RETURNING policy_version
 )
 INSERT INTO churndb.segment_policy_bands
@@ -192,6 +215,7 @@ CREATE TABLE churndb.scoring_runs (
     policy_version    integer REFERENCES churndb.segment_policy,
     as_of_date        date,
     source            text NOT NULL DEFAULT 'customer_snapshots',
+    campaign_id       text,
     is_shadow         boolean NOT NULL DEFAULT false,
     status            text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed')),
     started_at        timestamptz NOT NULL DEFAULT now(),
@@ -215,6 +239,10 @@ CREATE TABLE churndb.score_history (
     churn_probability  double precision NOT NULL CHECK (churn_probability BETWEEN 0 AND 1),
     risk_score         smallint    NOT NULL CHECK (risk_score BETWEEN 0 AND 100),
     risk_category      text        NOT NULL,
+    retention_action   text        NOT NULL,
+    estimated_intervention_cost numeric(12,2) NOT NULL,
+    estimated_revenue_at_risk   numeric(14,2) NOT NULL,
+    snapshot_date      date,
     is_shadow          boolean     NOT NULL DEFAULT false,
     top_reasons        jsonb,
     PRIMARY KEY (run_id, customer_id, scored_at)
@@ -268,6 +296,7 @@ CREATE TABLE churndb.retention_targets (
     top_reasons                  jsonb,
     treatment_group              text NOT NULL CHECK (treatment_group IN ('treatment', 'control')),
     campaign_id                  text NOT NULL,
+    policy_version               integer NOT NULL,
     model_version                integer NOT NULL,
     run_id                       bigint NOT NULL,
     scored_at                    timestamptz NOT NULL,

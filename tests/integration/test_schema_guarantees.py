@@ -4,6 +4,11 @@ import psycopg
 import pytest
 
 
+INSERT_SCORE = ("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
+                "risk_score, risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk) "
+                "VALUES (%s, %s, 1, %s, %s, %s, %s, 'act', 0, 0)")
+
+
 def _model(conn, status="candidate"):
     return conn.execute(
         "INSERT INTO model_versions (status, spec, feature_spec, training, metrics, library_versions, artifact, "
@@ -16,8 +21,7 @@ def _run_with_scores(conn):
     run_id, started = conn.execute(
         "INSERT INTO scoring_runs (model_version) VALUES (%s) RETURNING run_id, started_at", (version,)).fetchone()
     conn.execute("SELECT ensure_score_history_partition(%s)", (started,))
-    conn.execute("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
-                 "risk_score, risk_category) VALUES (%s, %s, 1, %s, 0.8, 80, 'Critical')", (started, run_id, version))
+    conn.execute(INSERT_SCORE, (started, run_id, version, 0.8, 80, "Critical"))
     return run_id, started, version
 
 
@@ -35,8 +39,7 @@ def test_score_history_is_append_only(conn):
 def test_run_and_customer_are_unique_in_history(conn):
     run_id, started, version = _run_with_scores(conn)
     with pytest.raises(psycopg.errors.UniqueViolation):
-        conn.execute("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
-                     "risk_score, risk_category) VALUES (%s, %s, 1, %s, 0.1, 10, 'Low')", (started, run_id, version))
+        conn.execute(INSERT_SCORE, (started, run_id, version, 0.1, 10, "Low"))
 
 
 def test_history_rows_land_in_a_monthly_partition(conn):

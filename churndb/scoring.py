@@ -1,0 +1,233 @@
+"""``churndb score``: score every customer with one model and publish the run whole.
+
+One run = one ``scoring_runs`` row and one write transaction.  The latest
+snapshot of every customer is streamed in key-ordered chunks from a
+REPEATABLE READ snapshot (memory stays flat; the run sees one consistent
+state of the customer base), scored, and written with COPY into
+``score_history`` and a staging table of targets.  At the end, in the same
+transaction, ``retention_targets`` is refreshed and the run flips to
+``succeeded``: readers see all of it or none of it.  A killed run leaves only
+its 'running' row, which the next run marks failed (it no longer holds the
+run's advisory lock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from . import db, progress, registry, signing
+from .config import Settings
+from .errors import ChurnDBError
+from .policy import Policy, policy_in_force
+from .reasons import top_reasons
+from .sqlfiles import query
+
+DEFAULT_CHUNK_ROWS = 50_000
+CONTROL_HASH_KEY = "churndb-control1"  # 16 bytes
+
+
+def default_campaign(today: dt.date) -> str:
+    """Campaigns run by calendar quarter unless named: control assignment is stable within one."""
+    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+
+
+def control_group(customer_ids: np.ndarray, campaign_id: str, share: float) -> np.ndarray:
+    """True for the customers held out as control: a stable hash of (campaign, customer) below ``share``."""
+    keys = pd.Series([f"{campaign_id}:{c}" for c in customer_ids], dtype=object)
+    position = pd.util.hash_pandas_object(keys, index=False, hash_key=CONTROL_HASH_KEY).to_numpy(np.uint64) / 2.0**64
+    return position < share
+
+
+def suggested_offers(reasons: list[list[dict]], playbooks: dict) -> list[str | None]:
+    """The playbook offer of the strongest reason that has one."""
+    out = []
+    for customer in reasons:
+        out.append(next((playbooks[r["feature"]] for r in customer if r["feature"] in playbooks), None))
+    return out
+
+
+@dataclass
+class Stages:
+    seconds: dict = field(default_factory=lambda: dict.fromkeys(
+        ("read", "transform", "predict", "reasons", "write", "publish"), 0.0))
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] += now - since
+        return now
+
+    def rounded(self) -> dict:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+def _read_chunk(reader: psycopg.Connection, as_of: dt.date, after: int, limit: int) -> pd.DataFrame:
+    buf = io.BytesIO()
+    with reader.cursor() as cur:
+        with cur.copy(query("copy_latest_snapshots_chunk"), {"as_of_date": as_of, "after": after, "limit": limit}) as cp:
+            for block in cp:
+                buf.write(block)
+    if buf.tell() == 0:
+        return pd.DataFrame()
+    buf.seek(0)
+    return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False)
+
+
+def _copy_csv(writer: psycopg.Connection, statement: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    text = frame.to_csv(index=False, header=False, lineterminator="\n")
+    with writer.cursor() as cur:
+        with cur.copy(statement) as cp:
+            cp.write(text)
+
+
+def score_chunk(model, policy: Policy, chunk: pd.DataFrame, stages: Stages, campaign_id: str, with_reasons=True):
+    """Probabilities, policy fields, reasons (targeted customers) and control flags for one chunk."""
+    t = time.perf_counter()
+    matrix = model.named_steps["features"].transform(chunk)
+    t = stages.add("transform", t)
+    p = model.named_steps["stack"].predict_proba(matrix)[:, 1]
+    t = stages.add("predict", t)
+    scored = policy.apply(p, chunk["monthly_charges"].fillna(0.0).to_numpy())
+    scored.insert(0, "customer_id", chunk["customer_id"].to_numpy())
+    targeted = scored["targeted"].to_numpy()
+    reasons: list = [None] * len(scored)
+    offers: list = [None] * len(scored)
+    if with_reasons and targeted.any():
+        idx = np.flatnonzero(targeted)
+        found = top_reasons(model, matrix[idx])
+        for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
+            reasons[i], offers[i] = r, o
+    scored["top_reasons"] = [json.dumps(r) if r is not None else None for r in reasons]
+    scored["suggested_offer"] = offers
+    scored["expected_net_value"] = np.round(
+        policy.success_rate * scored["estimated_revenue_at_risk"] - scored["estimated_intervention_cost"], 2)
+    scored["treatment_group"] = np.where(
+        control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share), "control", "treatment")
+    stages.add("reasons", t)
+    return scored
+
+
+def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt.date | None = None,
+          shadow: bool = False, campaign: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> dict:
+    started_clock = time.perf_counter()
+    key = signing.signing_key(settings)
+    control = db.connect(url, autocommit=True, application="churndb-score")
+    run_id = None
+    stages = Stages()
+    try:
+        abandoned = [r[0] for r in control.execute(query("fail_abandoned_runs")).fetchall()]
+        version, fitted, _ = registry.load(control, key, model)
+        if shadow and version == registry.resolve(control, "champion"):
+            raise ChurnDBError(f"model {version} is the champion; a shadow run scores a challenger")
+        policy = policy_in_force(control)
+        as_of = as_of or control.execute(query("latest_snapshot_date")).fetchone()[0]
+        if as_of is None:
+            raise ChurnDBError("no customer snapshots to score: run `churndb ingest FILE` first")
+        campaign = campaign or default_campaign(dt.date.today())
+        run_id, started_at = control.execute(query("start_run"), {
+            "model_version": version, "policy_version": policy.policy_version, "as_of_date": as_of,
+            "source": "customer_snapshots", "campaign_id": campaign, "is_shadow": shadow,
+            "host": socket.gethostname(), "pid": os.getpid()}).fetchone()
+        control.execute(query("hold_run_lock"), {"run_id": run_id})
+        # Creating a partition locks the parent table: do it before the long transaction.
+        control.execute(query("ensure_partition"), {"at": started_at})
+        segments, customers, targets, controls = _run(url, fitted, policy, version, run_id, started_at, as_of,
+                                                      campaign, shadow, chunk_rows, stages)
+    except BaseException as exc:
+        if run_id is not None:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            try:
+                control.execute(query("fail_run"), {"run_id": run_id, "error": message[:1000],
+                                                    "stage_seconds": json.dumps(stages.rounded())})
+            except psycopg.Error:
+                pass  # the database is gone; the next run marks this one failed
+        if isinstance(exc, psycopg.Error):
+            raise db.as_churndb_error(exc) from None
+        raise
+    finally:
+        control.close()
+    return {
+        "run_id": run_id, "model_version": version, "policy_version": policy.policy_version,
+        "as_of_date": as_of.isoformat(), "campaign_id": campaign, "shadow": shadow,
+        "customers_scored": customers, "targets": targets, "control_group": controls,
+        "segments": segments, "stage_seconds": stages.rounded(),
+        "seconds": round(time.perf_counter() - started_clock, 3), "abandoned_runs_failed": abandoned,
+    }
+
+
+def _run(url, fitted, policy, version, run_id, started_at, as_of, campaign, shadow, chunk_rows, stages):
+    reader = db.connect(url, application="churndb-score-read")
+    reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    reader.read_only = True
+    writer = db.connect(url, application="churndb-score-write")
+    counts: Counter = Counter()
+    customers = 0
+    try:
+        with reader.transaction(), writer.transaction():
+            total = reader.execute(query("count_latest_customers"), {"as_of_date": as_of}).fetchone()[0]
+            writer.execute(query("create_target_staging"))
+            after = 0
+            with progress.bar(total, f"scoring run {run_id}", unit="customers") as bar:
+                while True:
+                    t = time.perf_counter()
+                    chunk = _read_chunk(reader, as_of, after, chunk_rows)
+                    stages.add("read", t)
+                    if chunk.empty:
+                        break
+                    after = int(chunk["customer_id"].iloc[-1])
+                    scored = score_chunk(fitted, policy, chunk, stages, campaign, with_reasons=not shadow)
+                    t = time.perf_counter()
+                    _write_chunk(writer, scored, chunk, started_at, run_id, version, shadow)
+                    stages.add("write", t)
+                    counts.update(scored["risk_category"].str.lower())
+                    customers += len(scored)
+                    bar.update(len(scored))
+            t = time.perf_counter()
+            targets = controls = 0
+            if not shadow:
+                writer.execute(query("apply_target_caps"),
+                               {"budget": policy.program_budget, "capacity": policy.contact_capacity})
+                targets, controls = writer.execute(query("count_targets")).fetchone()
+                publish = {"campaign_id": campaign, "policy_version": policy.policy_version,
+                           "model_version": version, "run_id": run_id, "scored_at": started_at}
+                writer.execute(query("publish_targets"), publish)
+                writer.execute(query("drop_stale_targets"), {"scored_at": started_at})
+            stages.add("publish", t)
+            writer.execute(query("succeed_run"), {"run_id": run_id, "customers": customers, "targets": targets,
+                                                  "stage_seconds": json.dumps(stages.rounded())})
+    finally:
+        reader.close()
+        writer.close()
+    segments = {b.risk_category.lower(): int(counts.get(b.risk_category.lower(), 0)) for b in policy.bands}
+    return segments, customers, targets, controls
+
+
+def _write_chunk(writer, scored: pd.DataFrame, chunk: pd.DataFrame, started_at, run_id, version, shadow) -> None:
+    history = pd.DataFrame({
+        "scored_at": started_at.isoformat(), "run_id": run_id, "customer_id": scored["customer_id"],
+        "model_version": version, "churn_probability": scored["churn_probability"],
+        "risk_score": scored["risk_score"], "risk_category": scored["risk_category"],
+        "retention_action": scored["retention_action"],
+        "estimated_intervention_cost": scored["estimated_intervention_cost"],
+        "estimated_revenue_at_risk": scored["estimated_revenue_at_risk"],
+        "snapshot_date": chunk["as_of_date"].to_numpy(), "is_shadow": shadow, "top_reasons": scored["top_reasons"],
+    })
+    _copy_csv(writer, query("copy_score_history"), history)
+    if not shadow:
+        targets = scored.loc[scored["targeted"], ["customer_id", "churn_probability", "risk_score", "risk_category",
+                                                   "retention_action", "suggested_offer",
+                                                   "estimated_intervention_cost", "estimated_revenue_at_risk",
+                                                   "expected_net_value", "top_reasons", "treatment_group"]].copy()
+        _copy_csv(writer, query("copy_target_staging"), targets)

@@ -1,0 +1,123 @@
+-- Statements used by churndb.scoring (one scoring run, published whole).
+-- Advisory lock key space 7301 = churndb scoring runs (second key: run_id).
+
+-- name: fail_abandoned_runs
+-- A 'running' run whose process no longer holds the run's advisory lock was killed: mark it failed.
+UPDATE churndb.scoring_runs r
+SET status = 'failed', finished_at = now(),
+    error = 'abandoned: the process running it stopped before publishing (nothing of it was published)'
+WHERE r.status = 'running'
+  AND NOT EXISTS (SELECT 1 FROM pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.classid = 7301 AND l.objid = r.run_id AND l.objsubid = 2
+                    AND l.granted)
+RETURNING run_id;
+
+-- name: start_run
+INSERT INTO churndb.scoring_runs (model_version, policy_version, as_of_date, source, campaign_id, is_shadow, host, pid)
+VALUES (%(model_version)s, %(policy_version)s, %(as_of_date)s, %(source)s, %(campaign_id)s, %(is_shadow)s,
+        %(host)s, %(pid)s)
+RETURNING run_id, started_at;
+
+-- name: hold_run_lock
+SELECT pg_advisory_lock(7301, %(run_id)s::int);
+
+-- name: fail_run
+UPDATE churndb.scoring_runs SET status = 'failed', finished_at = now(), error = %(error)s,
+       stage_seconds = %(stage_seconds)s
+WHERE run_id = %(run_id)s AND status = 'running';
+
+-- name: ensure_partition
+SELECT churndb.ensure_score_history_partition(%(at)s);
+
+-- name: count_latest_customers
+SELECT count(DISTINCT customer_id) FROM churndb.customer_snapshots WHERE as_of_date <= %(as_of_date)s;
+
+-- name: latest_snapshot_date
+SELECT max(as_of_date) FROM churndb.customer_snapshots;
+
+-- name: copy_latest_snapshots_chunk
+-- The latest snapshot on or before the run's as-of date of the next customers after a key,
+-- in key order (keyset pagination: each chunk is one index range scan).
+COPY (
+    SELECT DISTINCT ON (customer_id) *
+    FROM churndb.customer_snapshots
+    WHERE as_of_date <= %(as_of_date)s AND customer_id > %(after)s
+    ORDER BY customer_id, as_of_date DESC
+    LIMIT %(limit)s
+) TO STDOUT WITH (FORMAT csv, HEADER true);
+
+-- name: copy_score_history
+COPY churndb.score_history (scored_at, run_id, customer_id, model_version, churn_probability, risk_score,
+    risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date,
+    is_shadow, top_reasons) FROM STDIN WITH (FORMAT csv);
+
+-- name: create_target_staging
+-- The run's candidate targets, staged inside the publishing transaction.
+CREATE TEMP TABLE run_targets (
+    customer_id bigint PRIMARY KEY, churn_probability float8, risk_score smallint, risk_category text,
+    retention_action text, suggested_offer text, estimated_intervention_cost numeric(12,2),
+    estimated_revenue_at_risk numeric(14,2), expected_net_value numeric(14,2), top_reasons jsonb,
+    treatment_group text
+) ON COMMIT DROP;
+
+-- name: copy_target_staging
+COPY run_targets (customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+    estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group)
+    FROM STDIN WITH (FORMAT csv);
+
+-- name: apply_target_caps
+-- Under a budget and/or contact capacity, keep the customers with the highest expected net value
+-- (p x success rate x value at risk - cost) until the budget or the capacity is spent.
+WITH ranked AS (
+    SELECT customer_id,
+           sum(estimated_intervention_cost) OVER w AS spent,
+           row_number() OVER w AS n
+    FROM run_targets
+    WINDOW w AS (ORDER BY expected_net_value DESC, customer_id)
+)
+DELETE FROM run_targets t USING ranked r
+WHERE t.customer_id = r.customer_id
+  AND ((%(budget)s::numeric IS NOT NULL AND r.spent > %(budget)s::numeric)
+    OR (%(capacity)s::int IS NOT NULL AND r.n > %(capacity)s::int));
+
+-- name: publish_targets
+-- Model-owned columns are refreshed; crm_* columns are never touched by a run.
+INSERT INTO churndb.retention_targets AS t
+    (customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+     estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
+     campaign_id, policy_version, model_version, run_id, scored_at, is_current, first_targeted_at, dropped_at)
+SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+       estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
+       %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true, %(scored_at)s, NULL
+FROM run_targets
+ORDER BY customer_id                      -- one lock order for every publisher: no deadlock between runs
+ON CONFLICT (customer_id) DO UPDATE SET
+    churn_probability = excluded.churn_probability, risk_score = excluded.risk_score,
+    risk_category = excluded.risk_category, retention_action = excluded.retention_action,
+    suggested_offer = excluded.suggested_offer,
+    estimated_intervention_cost = excluded.estimated_intervention_cost,
+    estimated_revenue_at_risk = excluded.estimated_revenue_at_risk,
+    expected_net_value = excluded.expected_net_value, top_reasons = excluded.top_reasons,
+    treatment_group = excluded.treatment_group, campaign_id = excluded.campaign_id,
+    policy_version = excluded.policy_version, model_version = excluded.model_version,
+    run_id = excluded.run_id, scored_at = excluded.scored_at, is_current = true,
+    first_targeted_at = CASE WHEN t.is_current THEN t.first_targeted_at ELSE excluded.first_targeted_at END,
+    dropped_at = NULL;
+
+-- name: drop_stale_targets
+-- Customers no longer targeted stay visible to the CRM, marked, not deleted.
+UPDATE churndb.retention_targets t
+SET is_current = false, dropped_at = %(scored_at)s
+WHERE t.is_current AND NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = t.customer_id);
+
+-- name: count_targets
+SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_targets;
+
+-- name: succeed_run
+UPDATE churndb.scoring_runs
+SET status = 'succeeded', finished_at = clock_timestamp(), customers_scored = %(customers)s,
+    targets = %(targets)s, stage_seconds = %(stage_seconds)s
+WHERE run_id = %(run_id)s;
+
+-- name: segment_counts
+SELECT lower(risk_category), count(*) FROM churndb.score_history WHERE run_id = %(run_id)s GROUP BY 1;
