@@ -162,7 +162,8 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
         raise ChurnDBError("use either --model V (publish with V) or --shadow V (score V alongside, unpublished)")
     model = args.shadow if args.shadow is not None else (args.model or "champion")
     result = score(_url(), load_settings(), model=model, as_of=parse_date(args.as_of) if args.as_of else None,
-                   shadow=args.shadow is not None, campaign=args.campaign, chunk_rows=args.chunk_rows)
+                   shadow=args.shadow is not None, campaign=args.campaign, chunk_rows=args.chunk_rows,
+                   reasons=not args.no_reasons)
     seg = result["segments"]
     say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers scored with model "
               f"{result['model_version']} in {result['seconds']:.1f}s"
@@ -195,6 +196,30 @@ def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
     say(args, metrics_text(result["metrics"]))
     say(args, f"files in {result['path']}: " + ", ".join(Path(p).name for p in result["files"].values()))
     return result
+
+
+@command("monitor")
+def cmd_monitor(args: argparse.Namespace) -> dict[str, Any]:
+    from .monitor import monitor
+
+    result = monitor(_url(), load_settings())
+    for a in result["alerts"]:
+        say(args, f"ALERT [{a['severity']}] {a['rule']}: {a['message']}")
+    if not result["alerts"]:
+        say(args, "no alerts")
+    say(args, f"{len(result['metrics'])} metrics stored in churndb.monitoring_metrics")
+    return result
+
+
+@command("outcomes")
+def cmd_outcomes(args: argparse.Namespace) -> dict[str, Any]:
+    from .ingest import parse_date
+    from .outcomes import load_outcomes
+
+    result = load_outcomes(_url(), Path(args.file), parse_date(args.as_of) if args.as_of else None)
+    say(args, f"batch {result.batch_id}: {result.rows_in:,} outcome rows in, {result.rows_loaded:,} loaded, "
+              f"{result.rows_rejected:,} rejected" + (" (already loaded)" if result.already_loaded else ""))
+    return result.as_dict()
 
 
 @command("status")
@@ -262,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shadow", type=int, metavar="V", help="score challenger V into history only, marked shadow")
     p.add_argument("--as-of", help="use each customer's latest snapshot on or before this date")
     p.add_argument("--campaign", help="campaign id for control-group assignment (default: calendar quarter)")
+    p.add_argument("--no-reasons", action="store_true", help="skip reason codes (TreeSHAP) for this run")
     p.add_argument("--chunk-rows", type=int, default=50_000, help=argparse.SUPPRESS)
 
     p = sub.add_parser("export", parents=[common], help="CRM-ready CSV of the latest published run")
@@ -270,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="deployment metrics and exports of the latest run")
     p.add_argument("--out", required=True, help="directory for the report files")
+
+    sub.add_parser("monitor", parents=[common], help="drift, predicted vs actual, ROI checks; writes alerts")
+
+    p = sub.add_parser("outcomes", parents=[common], help="record what happened to customers (churn, contacts)")
+    p.add_argument("action", choices=["load"])
+    p.add_argument("file")
+    p.add_argument("--as-of", help="the date the feed covers (default: today)")
 
     sub.add_parser("status", parents=[common], help="what is loaded, trained and published")
     sub.add_parser("demo", parents=[common], help="everything end to end on synthetic data")

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from . import db, roi
+from . import db
 from .errors import ChurnDBError
 from .sqlfiles import query
 
@@ -60,19 +60,24 @@ def export(conn: psycopg.Connection, run: PublishedRun, segment: str, out: Path)
 
 
 def deployment_metrics(conn: psycopg.Connection, run: PublishedRun) -> dict:
+    """The latest run's figures, read from the same views BI reads (one definition of every number)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        segments = cur.execute(query("run_segments"), {"run_id": run.run_id}).fetchall()
-        by_category = cur.execute(query("run_roi_by_category"), {"run_id": run.run_id}).fetchall()
+        segments = cur.execute(query("latest_segments")).fetchall()
+        roi_rows = cur.execute(query("latest_roi")).fetchall()
         model = cur.execute(query("model_metrics"), {"model_version": run.model_version}).fetchone()
+    if any(s["run_id"] != run.run_id for s in segments + roi_rows):
+        raise ChurnDBError("a newer run was published while the report was being written; run it again")
     total = sum(s["customers"] for s in segments)
+    program = next((r for r in roi_rows if r["risk_category"] == "All"), None)
     return {
         "run_id": run.run_id, "model_version": run.model_version, "policy_version": run.policy_version,
         "as_of_date": str(run.as_of_date), "published_at": run.finished_at.isoformat(),
         "customers_scored": total,
         "avg_risk_score": round(sum(s["avg_score"] * s["customers"] for s in segments) / total, 2) if total else None,
         "revenue_at_risk": round(sum(s["revenue_at_risk"] for s in segments), 2),
-        "segments": segments, "roi_by_category": by_category, "roi": roi.summarize(by_category),
-        "success_rate": by_category[0]["success_rate"] if by_category else None,
+        "segments": segments,
+        "roi_by_category": [r for r in roi_rows if r["risk_category"] != "All"],
+        "roi": program or {},
         "model_metrics": {k: model["metrics"].get(k) for k in ("auc", "accuracy", "precision", "recall", "f1",
                                                                "brier", "ece")},
         "model_holdout_rows": model["training"].get("rows_test"),
@@ -85,7 +90,10 @@ def _fmt(value, pattern: str) -> str:
 
 def metrics_text(m: dict) -> str:
     money = lambda v: f"${v:,.2f}"  # noqa: E731
-    r = m["roi"]
+    r = m["roi"] or {"targeted": 0, "contacted": 0, "program_cost": 0.0, "expected_retained": 0.0,
+                     "expected_revenue_saved": 0.0, "net_benefit": 0.0, "roi": None, "monthly_revenue_saved": 0.0,
+                     "monthly_net_benefit": 0.0, "break_even_success_rate": None, "success_rate": None,
+                     "horizon_months": None}
     lines = [
         "CHURN SCORING — DEPLOYMENT METRICS",
         f"run {m['run_id']} published {m['published_at']} (snapshot as of {m['as_of_date']}), "
@@ -102,7 +110,7 @@ def metrics_text(m: dict) -> str:
                      f"revenue at risk {money(s['revenue_at_risk'])}")
     lines += [
         "",
-        f"RETENTION PROGRAM (success rate {_fmt(m['success_rate'], '{:.0%}')}, "
+        f"RETENTION PROGRAM (success rate {_fmt(r['success_rate'], '{:.0%}')}, "
         f"horizon {r['horizon_months']} months; control customers are not contacted)",
         f"  Targeted customers:           {r['targeted']:,} ({r['targeted'] - r['contacted']:,} control, "
         f"{r['contacted']:,} contacted)",

@@ -9,6 +9,10 @@ transaction, ``retention_targets`` is refreshed and the run flips to
 ``succeeded``: readers see all of it or none of it.  A killed run leaves only
 its 'running' row, which the next run marks failed (it no longer holds the
 run's advisory lock).
+
+Reading the next chunk and writing the previous one overlap with scoring the
+current one (two I/O threads); stage timings are the time each stage took,
+so they can add up to more than the run's wall time.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import os
 import socket
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import psycopg
 
-from . import db, progress, registry, signing
+from . import db, drift, progress, registry, signing
 from .config import Settings
 from .errors import ChurnDBError
 from .policy import Policy, policy_in_force
@@ -120,7 +125,8 @@ def score_chunk(model, policy: Policy, chunk: pd.DataFrame, stages: Stages, camp
 
 
 def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt.date | None = None,
-          shadow: bool = False, campaign: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> dict:
+          shadow: bool = False, campaign: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+          reasons: bool = True) -> dict:
     started_clock = time.perf_counter()
     key = signing.signing_key(settings)
     control = db.connect(url, autocommit=True, application="churndb-score")
@@ -132,6 +138,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         if shadow and version == registry.resolve(control, "champion"):
             raise ChurnDBError(f"model {version} is the champion; a shadow run scores a challenger")
         policy = policy_in_force(control)
+        baseline = control.execute(query("model_baseline"), {"model_version": version}).fetchone()[0]
         as_of = as_of or control.execute(query("latest_snapshot_date")).fetchone()[0]
         if as_of is None:
             raise ChurnDBError("no customer snapshots to score: run `churndb ingest FILE` first")
@@ -144,7 +151,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         # Creating a partition locks the parent table: do it before the long transaction.
         control.execute(query("ensure_partition"), {"at": started_at})
         segments, customers, targets, controls = _run(url, fitted, policy, version, run_id, started_at, as_of,
-                                                      campaign, shadow, chunk_rows, stages)
+                                                      campaign, shadow, chunk_rows, stages, reasons, baseline)
     except BaseException as exc:
         if run_id is not None:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -167,33 +174,53 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
     }
 
 
-def _run(url, fitted, policy, version, run_id, started_at, as_of, campaign, shadow, chunk_rows, stages):
+def _timed(stages: Stages, stage: str, fn, *args):
+    t = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        stages.add(stage, t)
+
+
+def _run(url, fitted, policy, version, run_id, started_at, as_of, campaign, shadow, chunk_rows, stages, reasons,
+         baseline):
     reader = db.connect(url, application="churndb-score-read")
     reader.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     reader.read_only = True
     writer = db.connect(url, application="churndb-score-write")
     counts: Counter = Counter()
     customers = 0
+    score_bands = np.zeros(drift.SCORE_BANDS, dtype=np.int64)
+    feature_counts: dict[str, np.ndarray] = {}
     try:
         with reader.transaction(), writer.transaction():
             total = reader.execute(query("count_latest_customers"), {"as_of_date": as_of}).fetchone()[0]
             writer.execute(query("create_target_staging"))
-            after = 0
-            with progress.bar(total, f"scoring run {run_id}", unit="customers") as bar:
+            with progress.bar(total, f"scoring run {run_id}", unit="customers") as bar, \
+                    ThreadPoolExecutor(max_workers=2, thread_name_prefix="churndb-score-io") as io:
+                # Pipeline: while chunk i is scored here, chunk i+1 is read and chunk i-1 written on the
+                # two I/O threads (each with its own connection); writes stay in order, one in flight.
+                reading = io.submit(_timed, stages, "read", _read_chunk, reader, as_of, 0, chunk_rows)
+                writing = None
                 while True:
-                    t = time.perf_counter()
-                    chunk = _read_chunk(reader, as_of, after, chunk_rows)
-                    stages.add("read", t)
+                    chunk = reading.result()
                     if chunk.empty:
                         break
-                    after = int(chunk["customer_id"].iloc[-1])
-                    scored = score_chunk(fitted, policy, chunk, stages, campaign, with_reasons=not shadow)
-                    t = time.perf_counter()
-                    _write_chunk(writer, scored, chunk, started_at, run_id, version, shadow)
-                    stages.add("write", t)
+                    reading = io.submit(_timed, stages, "read", _read_chunk, reader, as_of,
+                                        int(chunk["customer_id"].iloc[-1]), chunk_rows)
+                    scored = score_chunk(fitted, policy, chunk, stages, campaign, with_reasons=reasons and not shadow)
+                    if writing is not None:
+                        writing.result()
+                    writing = io.submit(_timed, stages, "write", _write_chunk, writer, scored, chunk, started_at,
+                                        run_id, version, shadow)
                     counts.update(scored["risk_category"].str.lower())
+                    score_bands += drift.score_band_counts(scored["risk_score"].to_numpy())
+                    for column, c in drift.counts_for(chunk, baseline).items():
+                        feature_counts[column] = feature_counts.get(column, 0) + c
                     customers += len(scored)
                     bar.update(len(scored))
+                if writing is not None:
+                    writing.result()
             t = time.perf_counter()
             targets = controls = 0
             if not shadow:
@@ -204,9 +231,15 @@ def _run(url, fitted, policy, version, run_id, started_at, as_of, campaign, shad
                            "model_version": version, "run_id": run_id, "scored_at": started_at}
                 writer.execute(query("publish_targets"), publish)
                 writer.execute(query("drop_stale_targets"), {"scored_at": started_at})
+                writer.execute(query("insert_roi_summary"), {"run_id": run_id, "success_rate": policy.success_rate,
+                                                             "horizon_months": policy.value_horizon_months})
+            writer.execute(query("insert_segment_summary"), {"run_id": run_id})
             stages.add("publish", t)
+            summary = {"score_bands": score_bands.tolist(),
+                       "features": {k: v.tolist() for k, v in feature_counts.items()}}
             writer.execute(query("succeed_run"), {"run_id": run_id, "customers": customers, "targets": targets,
-                                                  "stage_seconds": json.dumps(stages.rounded())})
+                                                  "stage_seconds": json.dumps(stages.rounded()),
+                                                  "summary": json.dumps(summary)})
     finally:
         reader.close()
         writer.close()

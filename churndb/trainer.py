@@ -77,7 +77,8 @@ def train(url: str, settings: Settings, spec: TrainingSpec, promote_if_better: b
     training["seconds"] = round(time.perf_counter() - started, 2)
     try:
         with db.transaction(url) as conn:
-            version = registry.register(conn, key, model, spec=spec_dict(spec), feature_spec=feature_spec(model),
+            features = {**feature_spec(model), "baseline": training.pop("baseline")}
+            version = registry.register(conn, key, model, spec=spec_dict(spec), feature_spec=features,
                                         training=training, metrics=metrics, library_versions=library_versions())
             decision = None
             status = "candidate"

@@ -25,7 +25,7 @@ from psycopg import sql
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from . import db, telecom
+from . import db, drift, telecom
 from .ensemble import DEFAULT_HYPERPARAMETERS, build_ensemble
 from .errors import InputError
 from .features import FeaturePipeline
@@ -234,6 +234,7 @@ def fit(data: TrainingSet, spec: TrainingSpec, progress: Callable[[str], None] |
         "rows_train": int(len(train)), "rows_test": int(len(test)), "rows_unlabelled": data.unlabelled_rows,
         "churn_rate_train": float(train[LABEL].mean()), "churn_rate_test": float(test[LABEL].mean()),
         "fit_seconds": round(seconds, 2),
+        "baseline": drift.baseline(train, data.categorical, data.numeric),
     }
     return model, metrics, training, test
 

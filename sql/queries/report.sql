@@ -31,40 +31,15 @@ COPY (
     ORDER BY h.risk_score DESC, h.churn_probability DESC, h.customer_id
 ) TO STDOUT WITH (FORMAT csv, HEADER true);
 
--- name: run_segments
--- Per category of a run: customers, share, average score, revenue at risk, intervention cost (all scored).
-SELECT h.risk_category, count(*) AS customers,
-       count(*)::float8 / sum(count(*)) OVER () AS share,
-       avg(h.risk_score)::float8 AS avg_score,
-       sum(h.estimated_revenue_at_risk)::float8 AS revenue_at_risk,
-       sum(h.estimated_intervention_cost)::float8 AS intervention_cost,
-       min(h.risk_score) AS min_score
-FROM churndb.score_history h
-WHERE h.run_id = %(run_id)s
-GROUP BY h.risk_category
-ORDER BY min(h.risk_score) DESC;
+-- name: latest_segments
+SELECT run_id, risk_category, customers, share, avg_score, revenue_at_risk::float8, intervention_cost::float8
+FROM churndb.v_risk_segments;
 
--- name: run_roi_by_category
--- Projected ROI of a run's published targets under its policy.  Control customers are targeted but
--- not contacted: they carry no cost and no expected saving.
-SELECT t.risk_category,
-       count(*)                                                        AS targeted,
-       count(*) FILTER (WHERE t.treatment_group = 'treatment')         AS contacted,
-       coalesce(sum(t.estimated_intervention_cost) FILTER (WHERE t.treatment_group = 'treatment'), 0)::float8
-                                                                       AS program_cost,
-       coalesce(sum(t.churn_probability * p.success_rate) FILTER (WHERE t.treatment_group = 'treatment'), 0)::float8
-                                                                       AS expected_retained,
-       coalesce(sum(t.estimated_revenue_at_risk * p.success_rate) FILTER (WHERE t.treatment_group = 'treatment'), 0)::float8
-                                                                       AS expected_revenue_saved,
-       coalesce(sum(t.estimated_revenue_at_risk) FILTER (WHERE t.treatment_group = 'treatment'), 0)::float8
-                                                                       AS contacted_revenue_at_risk,
-       max(p.value_horizon_months)                                     AS horizon_months,
-       max(p.success_rate)::float8                                     AS success_rate
-FROM churndb.retention_targets t
-JOIN churndb.segment_policy p ON p.policy_version = t.policy_version
-WHERE t.run_id = %(run_id)s AND t.is_current
-GROUP BY t.risk_category
-ORDER BY max(t.risk_score) DESC;
+-- name: latest_roi
+SELECT run_id, risk_category, targeted, contacted, control, program_cost, expected_retained, expected_revenue_saved,
+       net_benefit, roi, monthly_revenue_saved, monthly_net_benefit, break_even_success_rate, success_rate,
+       horizon_months
+FROM churndb.v_roi_projection;
 
 -- name: model_metrics
 SELECT metrics, training FROM churndb.model_versions WHERE model_version = %(model_version)s;

@@ -116,8 +116,40 @@ SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_ta
 -- name: succeed_run
 UPDATE churndb.scoring_runs
 SET status = 'succeeded', finished_at = clock_timestamp(), customers_scored = %(customers)s,
-    targets = %(targets)s, stage_seconds = %(stage_seconds)s
+    targets = %(targets)s, stage_seconds = %(stage_seconds)s, summary = %(summary)s
 WHERE run_id = %(run_id)s;
 
 -- name: segment_counts
 SELECT lower(risk_category), count(*) FROM churndb.score_history WHERE run_id = %(run_id)s GROUP BY 1;
+
+-- name: model_baseline
+-- The training distribution of each input column (bins and shares), for drift counts.
+SELECT coalesce(feature_spec -> 'baseline', '{}'::jsonb) FROM churndb.model_versions
+WHERE model_version = %(model_version)s;
+
+-- name: insert_segment_summary
+-- Per-category totals of the run, published with it (the views read these, not 30M history rows).
+INSERT INTO churndb.run_segment_summary
+    (run_id, risk_category, min_score, customers, avg_score, revenue_at_risk, intervention_cost)
+SELECT run_id, risk_category, min(risk_score), count(*), avg(risk_score)::float8,
+       sum(estimated_revenue_at_risk), sum(estimated_intervention_cost)
+FROM churndb.score_history
+WHERE run_id = %(run_id)s
+GROUP BY run_id, risk_category;
+
+-- name: insert_roi_summary
+-- Projected program figures per category of the published targets; control customers are
+-- targeted but not contacted, so they carry no cost and no expected saving.
+INSERT INTO churndb.run_roi_summary
+    (run_id, risk_category, sort_score, targeted, contacted, program_cost, expected_retained,
+     expected_revenue_saved, contacted_revenue_at_risk, success_rate, horizon_months)
+SELECT %(run_id)s, risk_category, max(risk_score), count(*),
+       count(*) FILTER (WHERE treatment_group = 'treatment'),
+       coalesce(sum(estimated_intervention_cost) FILTER (WHERE treatment_group = 'treatment'), 0),
+       coalesce(sum(churn_probability * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0),
+       -- p x success rate x monthly charges x horizon = success rate x revenue at risk
+       coalesce(sum(estimated_revenue_at_risk * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0),
+       coalesce(sum(estimated_revenue_at_risk) FILTER (WHERE treatment_group = 'treatment'), 0),
+       %(success_rate)s, %(horizon_months)s
+FROM run_targets
+GROUP BY risk_category;

@@ -40,3 +40,26 @@ def test_upgrade_is_idempotent_and_seeds_the_default_policy_once(empty_db_url):
     assert bands == [("Critical", 75, 100, 150.0, True), ("High", 50, 74, 75.0, True),
                      ("Medium", 25, 49, 25.0, True), ("Low", 0, 24, 0.0, False)]
     assert policy == (1, 0.4, 12)
+
+
+def test_installed_views_match_the_current_definitions(empty_db_url):
+    """Each view at head is exactly sql/views/<name>.sql (compared as PostgreSQL normalises them)."""
+    from churndb.sqlfiles import SQL_DIR, view_definition
+
+    migrate.upgrade(empty_db_url)
+    names = sorted(p.stem for p in (SQL_DIR / "views").glob("*.sql"))
+    assert names
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        installed = {r[0] for r in conn.execute(
+            "SELECT viewname FROM pg_views WHERE schemaname = 'churndb'").fetchall()}
+        assert installed == set(names)
+        conn.execute("CREATE SCHEMA scratch_views")
+        try:
+            for name in names:  # in dependency order is not needed: the copies refer to churndb's views
+                conn.execute(psycopg.sql.SQL("CREATE VIEW scratch_views.{} AS ").format(psycopg.sql.Identifier(name))
+                             + psycopg.sql.SQL(view_definition(name)))
+                a, b = conn.execute("SELECT pg_get_viewdef(%s::regclass), pg_get_viewdef(%s::regclass)",
+                                    (f"churndb.{name}", f"scratch_views.{name}")).fetchone()
+                assert a == b, f"view {name} differs from sql/views/{name}.sql: add a migration"
+        finally:
+            conn.execute("DROP SCHEMA scratch_views CASCADE")
