@@ -222,6 +222,34 @@ def cmd_outcomes(args: argparse.Namespace) -> dict[str, Any]:
     return result.as_dict()
 
 
+def _jobs_module(name: str):
+    """The application layer (jobs/) is loaded here, at the command line, never by the library."""
+    import importlib
+
+    return importlib.import_module(f"jobs.{name}")
+
+
+@command("jobs")
+def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
+    from .ingest import parse_date
+
+    jobs = _jobs_module("registry")
+    if args.name not in jobs.JOBS:
+        raise ChurnDBError(f"unknown job {args.name!r}: jobs are {', '.join(jobs.JOBS)}")
+    log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    result = jobs.run_now(args.name, _url(), load_settings(), log=log,
+                          start=parse_date(args.start) if args.start else None,
+                          end=parse_date(args.end) if args.end else None)
+    say(args, f"job {args.name}: {result['status']}" + (f" — {result['message']}" if result.get("message") else ""))
+    return result
+
+
+@command("scheduler")
+def cmd_scheduler(args: argparse.Namespace) -> dict[str, Any]:
+    scheduler = _jobs_module("scheduler")
+    return scheduler.serve(_url(), load_settings(), log=lambda m: print(m, file=sys.stderr, flush=True))
+
+
 @command("status")
 def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
     from .status import status
@@ -303,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["load"])
     p.add_argument("file")
     p.add_argument("--as-of", help="the date the feed covers (default: today)")
+
+    p = sub.add_parser("jobs", parents=[common], help="run one scheduled job now")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("name", help="ingest_feed | outcomes | score | monitor | retrain")
+    p.add_argument("--start", help="retrain: first snapshot date of the training window")
+    p.add_argument("--end", help="retrain: last snapshot date of the training window")
+
+    sub.add_parser("scheduler", parents=[common], help="run the jobs on their schedules until SIGTERM")
 
     sub.add_parser("status", parents=[common], help="what is loaded, trained and published")
     sub.add_parser("demo", parents=[common], help="everything end to end on synthetic data")

@@ -11,6 +11,7 @@ from .config import load_settings
 from .db import database_url
 from .ingest import ingest_snapshot
 from .sample import write_sample
+from .monitor import monitor
 from .report import metrics_text, write_report
 from .scoring import score
 from .status import status
@@ -41,11 +42,14 @@ def run_demo(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
         f"in {run['seconds']:.1f}s; {run['targets']:,} retention targets ({run['control_group']:,} control)")
     report = write_report(url, Path(settings.home) / "demo" / "report")
     say(metrics_text(report["metrics"]))
-    say(f"report and CRM exports: {report['path']}")
+    say(f"report (report.html, deployment_metrics.txt) and CRM exports: {report['path']}")
+    watched = monitor(url, settings)
+    for alert in watched["alerts"]:
+        say(f"monitor alert [{alert['severity']}] {alert['rule']}: {alert['message']}")
     info = status(url)
     for line in info.pop("_lines"):
         say(line)
     return {"schema_revision": revision, "ingest": result.as_dict(), "snapshots": info["snapshots"],
             "model_version": trained["model_version"], "model_status": trained["status"],
             "metrics": trained["metrics"], "run_id": run["run_id"], "segments": run["segments"],
-            "report": report["path"]}
+            "report": report["path"], "alerts": watched["alerts"]}

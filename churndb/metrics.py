@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import (accuracy_score, brier_score_loss, confusion_matrix, f1_score, precision_score,
-                             recall_score, roc_auc_score)
+                             recall_score, roc_auc_score, roc_curve)
 
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -52,3 +52,16 @@ def classification_metrics(y, p, threshold: float = 0.5) -> dict:
         "top_decile_capture": float(y[top].sum() / y.sum()) if y.sum() > 0 else None,
         "confusion_matrix": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
     }
+
+
+def curves(y, p, points: int = 50) -> dict:
+    """ROC curve and cumulative gains, thinned to about ``points`` points each (for the report)."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=float)
+    fpr, tpr, _ = roc_curve(y, p)
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(points, len(fpr))).astype(int))
+    order = np.argsort(-p, kind="stable")
+    captured = np.cumsum(y[order]) / max(y.sum(), 1)
+    shares = np.linspace(0, 1, points + 1)[1:]
+    gains = [[float(s), float(captured[max(int(round(s * len(y))) - 1, 0)])] for s in shares]
+    return {"roc": [[float(fpr[i]), float(tpr[i])] for i in keep], "gains": [[0.0, 0.0]] + gains}

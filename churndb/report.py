@@ -145,8 +145,12 @@ def write_report(url: str, out_dir: Path) -> dict:
             files = {seg: str(out_dir / name) for seg, name in SEGMENT_FILES.items()}
             rows = {seg: export(conn, run, seg, Path(path)) for seg, path in files.items()}
             m = deployment_metrics(conn, run)
+            from .report_html import render
+
+            page = render(conn, m, out_dir)
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None
     text_path = out_dir / "deployment_metrics.txt"
     text_path.write_text(metrics_text(m), encoding="utf-8")
-    return {"path": str(out_dir), "files": {**files, "metrics": str(text_path)}, "rows": rows, "metrics": m}
+    return {"path": str(out_dir), "files": {**files, "metrics": str(text_path), "html": str(page)}, "rows": rows,
+            "metrics": m}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from .errors import ChurnDBError
 from .metrics import classification_metrics
 from .sqlfiles import query
 from .training import (LABEL, TrainingSpec, feature_spec, fit, library_versions, load_training_set, spec_dict,
-                       trained_on)
+                       split, trained_on)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,39 @@ def train(url: str, settings: Settings, spec: TrainingSpec, promote_if_better: b
     return {"model_version": version, "status": status, "metrics": headline, "confusion_matrix": metrics["confusion_matrix"],
             "base_learners": metrics["base_learners"], "training": training, "decision": decision,
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def stored_spec(spec: dict) -> TrainingSpec:
+    """The TrainingSpec a model version was trained with (as stored in model_versions.spec)."""
+    values = dict(spec)
+    for key in ("start", "end"):
+        values[key] = dt.date.fromisoformat(values[key]) if values.get(key) else None
+    return TrainingSpec(**values)
+
+
+def validate(url: str, settings: Settings, version: int, rule: PromotionRule = PromotionRule()) -> dict:
+    """Compare candidate ``version`` with the champion on its recorded hold-out (rows neither model
+    was fitted on); promote it if it is not worse, else mark it rejected.  One transaction."""
+    key = signing.signing_key(settings)
+    try:
+        with db.transaction(url) as conn:
+            info = registry.show(conn, version)
+            if info["status"] != "candidate":
+                raise ChurnDBError(f"model {version} is {info['status']}, not a candidate")
+            _, candidate, _ = registry.load(conn, key, version)
+            spec = stored_spec(info["spec"])
+            data = load_training_set(url, spec)
+            _, test, _ = split(data, spec)
+            decision = compare_with_champion(conn, key, candidate, test, spec.threshold, rule)
+            conn.execute(query("record_training_decision"),
+                         {"decision": json.dumps(decision), "model_version": version})
+            if decision["promote"]:
+                registry.promote(conn, version, "validated against the champion: " + decision["reason"], decision)
+            else:
+                conn.execute(query("set_model_status"), {"status": "rejected", "model_version": version})
+    except psycopg.Error as exc:
+        raise db.as_churndb_error(exc) from None
+    return decision
 
 
 def describe(result: dict) -> list[str]:

@@ -29,7 +29,7 @@ from . import db, drift, telecom
 from .ensemble import DEFAULT_HYPERPARAMETERS, build_ensemble
 from .errors import InputError
 from .features import FeaturePipeline
-from .metrics import classification_metrics, decile_table
+from .metrics import classification_metrics, curves, decile_table
 from .sqlfiles import compose, query
 
 SEARCH_SCHEMAS = [db.IMPORT_SCHEMA, db.SCHEMA, "public"]
@@ -211,6 +211,7 @@ def evaluate(model: Pipeline, test: pd.DataFrame, threshold: float) -> dict:
     p = stack.predict_proba(matrix)[:, 1]
     metrics = classification_metrics(y, p, threshold)
     metrics["deciles"] = decile_table(y, p)
+    metrics["curves"] = curves(y, p)
     base = stack.base_predict_proba(matrix)
     metrics["base_learners"] = {
         name: {k: v for k, v in classification_metrics(y, base[:, j], threshold).items()

@@ -1,0 +1,65 @@
+"""Quarterly job: train -> validate -> promote -> rescore, as the original deployment did by hand.
+
+1. train a candidate on the training window (``--start/--end``, default the
+   quarter up to the latest snapshot; only rows whose outcomes are known);
+2. shadow-score it beside the champion (history only, marked shadow);
+3. validate it against the champion on its hold-out rows that neither model
+   was fitted on; promote only if it is not worse (``[retrain]`` tolerances);
+4. if promoted, rescore everyone with the new champion and run the monitor.
+Every step is recorded in the job's result.  If rescoring fails after a
+promotion, the promotion is rolled back, so the previous champion and its
+targets stay in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from churndb import db, registry
+from churndb.config import Settings
+from churndb.monitor import monitor
+from churndb.scoring import score
+from churndb.sqlfiles import query
+from churndb.trainer import PromotionRule, train, validate
+from churndb.training import TrainingSpec
+
+
+def default_window(url: str) -> tuple[dt.date | None, dt.date | None]:
+    with db.connect(url) as conn:
+        _, latest = conn.execute(query("snapshot_date_range")).fetchone()
+    if latest is None:
+        return None, None
+    return latest - dt.timedelta(days=91), latest
+
+
+def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date | None = None) -> dict:
+    section = settings.section("retrain")
+    rule = PromotionRule(auc_tolerance=float(section.get("auc_tolerance", 0.005)),
+                         brier_tolerance=float(section.get("brier_tolerance", 0.002)))
+    if start is None and end is None:
+        start, end = default_window(url)
+    steps = []
+    trained = train(url, settings, TrainingSpec(start=start, end=end))
+    candidate = trained["model_version"]
+    steps.append({"step": "train", "model_version": candidate, "metrics": trained["metrics"]})
+    with db.connect(url) as conn:
+        has_champion = conn.execute(query("champion_version")).fetchone() is not None
+    if has_champion:
+        shadow = score(url, settings, model=candidate, shadow=True, reasons=False)
+        steps.append({"step": "shadow_score", "run_id": shadow["run_id"]})
+    decision = validate(url, settings, candidate, rule)
+    steps.append({"step": "validate", **decision})
+    if not decision["promote"]:
+        return {"job_status": "kept", "model_version": candidate, "steps": steps,
+                "window": [str(start), str(end)]}
+    try:
+        rescored = score(url, settings)
+    except Exception:
+        with db.transaction(url) as conn:
+            registry.rollback(conn, f"retrain: rescoring with model {candidate} failed")
+        raise
+    steps.append({"step": "rescore", "run_id": rescored["run_id"], "segments": rescored["segments"]})
+    watched = monitor(url, settings)
+    steps.append({"step": "monitor", "alerts": len(watched["alerts"])})
+    return {"job_status": "promoted", "model_version": candidate, "run_id": rescored["run_id"], "steps": steps,
+            "window": [str(start), str(end)]}
