@@ -88,6 +88,10 @@ def run_variant(variant: str, url: str, home: Path) -> dict:
 
 
 def own_peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss it is not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -194,7 +198,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, action="append")
     parser.add_argument("--admin-url")
-    parser.add_argument("--variants", default="abc")
+    parser.add_argument("--variants", default="ancb")
+    parser.add_argument("--variants-large", default="an", help="variants for sizes after the first")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,7 +213,7 @@ def main() -> None:
     try:
         for rows in args.rows or [1_000_000]:
             url = prepare(admin, rows, work)
-            for v in args.variants:
+            for v in (args.variants if rows == (args.rows or [1_000_000])[0] else args.variants_large):
                 out = run_variant(v, url, work / "home")
                 print(f"  {rows:,} variant {v}: {json.dumps(out)[:400]}", flush=True)
                 results.append((rows, v, out))

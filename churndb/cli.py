@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="use each customer's latest snapshot on or before this date")
     p.add_argument("--campaign", help="campaign id for control-group assignment (default: calendar quarter)")
     p.add_argument("--no-reasons", action="store_true", help="skip reason codes (TreeSHAP) for this run")
-    p.add_argument("--chunk-rows", type=int, default=50_000, help=argparse.SUPPRESS)
+    p.add_argument("--chunk-rows", type=int, default=100_000, help=argparse.SUPPRESS)
 
     p = sub.add_parser("export", parents=[common], help="CRM-ready CSV of the latest published run")
     p.add_argument("--segment", required=True, choices=["critical", "high", "medium", "low", "all"])

@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from . import db, telecom
+from . import db, progress, telecom
 from .csvfile import CsvFile, read_csv
 from .errors import InputError
 from .sqlfiles import compose, query
@@ -138,8 +138,20 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None) -> Inges
     """Load ``path`` as the snapshot of ``as_of`` (default: today, UTC)."""
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
     required = tuple(c.name for c in telecom.COLUMNS)
-    csv_file = read_csv(Path(path), required=required)
-    checked = validate_telecom(csv_file)
+    with progress.bar(3, f"ingest {Path(path).name}", unit="steps") as bar:
+        bar.set_description("reading")
+        csv_file = read_csv(Path(path), required=required)
+        bar.update(1)
+        bar.set_description(f"validating {len(csv_file.records):,} rows")
+        checked = validate_telecom(csv_file)
+        bar.update(1)
+        bar.set_description("loading")
+        result = _load_snapshot(url, csv_file, checked, as_of)
+        bar.update(1)
+    return result
+
+
+def _load_snapshot(url: str, csv_file: CsvFile, checked: ValidatedFile, as_of: dt.date) -> IngestResult:
     frame = checked.frame
     labels = int(frame[telecom.LABEL].notna().sum()) if telecom.LABEL in frame else 0
 

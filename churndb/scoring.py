@@ -38,7 +38,7 @@ from .policy import Policy, policy_in_force
 from .reasons import top_reasons
 from .sqlfiles import query
 
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_ROWS = 100_000
 CONTROL_HASH_KEY = "churndb-control1"  # 16 bytes
 
 

@@ -213,3 +213,10 @@ def write_csv(tmp_path):
 def trained_conn(trained_db_url):
     with psycopg.connect(trained_db_url, autocommit=True, options="-c search_path=churndb,public") as c:
         yield c
+
+
+def run_score(cli, *extra) -> dict:
+    """`churndb score --json` that must succeed; returns its JSON."""
+    res = cli("score", "--json", *extra)
+    assert res.code == 0, res.err
+    return res.json

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from churndb.sample import generate
+from tests.conftest import run_score
 
 
 @pytest.fixture
@@ -28,14 +29,9 @@ def _rules(out):
     return {a["rule"] for a in out["alerts"]}
 
 
-def _score(cli, *extra):
-    res = cli("score", "--json", *extra)
-    assert res.code == 0, res.err
-    return res.json
-
 
 def test_mean_score_rule(cli, trained_conn, thresholds):
-    _score(cli)
+    run_score(cli)
     thresholds(roi_min=0)
     out = _monitor(cli)
     assert "mean_score" not in _rules(out)            # mean score ~30 of 100
@@ -48,8 +44,8 @@ def test_mean_score_rule(cli, trained_conn, thresholds):
 
 def test_segment_shift_rule(cli, trained_conn, thresholds):
     thresholds(roi_min=0)
-    _score(cli)
-    _score(cli)
+    run_score(cli)
+    run_score(cli)
     assert "segment_shift" not in _rules(_monitor(cli))  # same data, same model: no shift
     # New policy: Critical from 55 -> many customers move category.
     trained_conn.execute("""
@@ -60,14 +56,14 @@ def test_segment_shift_rule(cli, trained_conn, thresholds):
                CASE b.risk_category WHEN 'High' THEN 54 ELSE b.max_score END,
                b.retention_action, b.intervention_cost, b.targeted
         FROM p, segment_policy_bands b WHERE b.policy_version = 1""")
-    _score(cli)
+    run_score(cli)
     out = _monitor(cli)
     assert "segment_shift" in _rules(out)
     assert any("Critical share moved +" in a["message"] for a in out["alerts"])
 
 
 def test_projected_roi_rule(cli, trained_db_url, thresholds):
-    _score(cli)
+    run_score(cli)
     thresholds(roi_min=0.01)
     out = _monitor(cli)
     roi = out["metrics"]["projected_roi"]
@@ -78,7 +74,7 @@ def test_projected_roi_rule(cli, trained_db_url, thresholds):
 
 def test_feature_drift_rule(cli, trained_conn, write_csv, thresholds):
     thresholds(roi_min=0)
-    _score(cli)
+    run_score(cli)
     out = _monitor(cli)
     assert "feature_drift" not in _rules(out)          # the scored snapshot is the training data
     # A new snapshot in which tenure and complaints have shifted markedly.
@@ -87,7 +83,7 @@ def test_feature_drift_rule(cli, trained_conn, write_csv, thresholds):
     shifted["num_complaints_3m"] = shifted["num_complaints_3m"] + 3
     shifted["num_complaints_12m"] = shifted["num_complaints_12m"] + 3
     assert cli("ingest", write_csv(shifted.to_csv(index=False)), "--as-of", "2026-10-31").code == 0
-    _score(cli)
+    run_score(cli)
     out = _monitor(cli)
     drift = [a for a in out["alerts"] if a["rule"] == "feature_drift"]
     assert any("tenure_months" in a["message"] and a["severity"] == "critical" for a in drift)
@@ -114,7 +110,7 @@ def _feed(trained_conn, write_csv, cli, *, truthful: bool, seed=3):
 
 def test_matured_accuracy_and_auc_rules(cli, trained_conn, write_csv, thresholds):
     thresholds(roi_min=0, accuracy_min=0.5)
-    _score(cli, "--as-of", "2026-09-30")
+    run_score(cli, "--as-of", "2026-09-30")
     _feed(trained_conn, write_csv, cli, truthful=True)
     out = _monitor(cli)
     assert not {"matured_accuracy", "matured_auc"} & _rules(out)
@@ -127,7 +123,7 @@ def test_matured_accuracy_and_auc_rules(cli, trained_conn, write_csv, thresholds
 
 def test_matured_auc_drop_is_caught(cli, trained_conn, write_csv, thresholds):
     thresholds(roi_min=0, accuracy_min=0)
-    _score(cli, "--as-of", "2026-09-30")
+    run_score(cli, "--as-of", "2026-09-30")
     _feed(trained_conn, write_csv, cli, truthful=False)   # outcomes unrelated to the scores
     out = _monitor(cli)
     assert "matured_auc" in _rules(out)
@@ -149,7 +145,7 @@ def test_outcome_feed_quarantines_bad_rows(cli, db_url, write_csv, conn):
 
 
 def test_realized_roi_says_not_enough_data_then_measures(cli, trained_conn, write_csv):
-    _score(cli)
+    run_score(cli)
     targets = trained_conn.execute("SELECT customer_id, treatment_group, campaign_id FROM retention_targets "
                                    "WHERE is_current").fetchall()
     campaign = targets[0][2]

@@ -1,6 +1,5 @@
 """The main job: score everyone, publish whole, hand the CRM its targets."""
 
-import json
 import math
 import time
 
@@ -9,21 +8,16 @@ import pandas as pd
 import pytest
 
 from churndb import ChurnScorer
-from tests.conftest import TRAINED_ROWS
+from tests.conftest import TRAINED_ROWS, run_score
 
 
 def _one(conn, sql, *params):
     return conn.execute(sql, params).fetchone()[0]
 
 
-def _score(cli, *extra):
-    res = cli("score", "--json", *extra)
-    assert res.code == 0, res.err
-    return res.json
-
 
 def test_score_publishes_every_customer_with_policy_categories(cli, trained_conn):
-    out = _score(cli)
+    out = run_score(cli)
     assert out["customers_scored"] == TRAINED_ROWS == sum(out["segments"].values())
     assert set(out["segments"]) == {"critical", "high", "medium", "low"}
     assert set(out["stage_seconds"]) == {"read", "transform", "predict", "reasons", "write", "publish"}
@@ -46,7 +40,7 @@ def test_score_publishes_every_customer_with_policy_categories(cli, trained_conn
 
 
 def test_targets_one_row_per_targeted_customer_with_reasons_and_offers(cli, trained_conn):
-    out = _score(cli)
+    out = run_score(cli)
     targeted = _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s AND "
                                   "estimated_intervention_cost > 0", out["run_id"])
     assert _one(trained_conn, "SELECT count(*) FROM retention_targets WHERE is_current") == targeted == out["targets"]
@@ -63,20 +57,20 @@ def test_targets_one_row_per_targeted_customer_with_reasons_and_offers(cli, trai
 
 
 def test_control_group_is_about_ten_percent_and_stable(cli, trained_conn):
-    _score(cli)
+    run_score(cli)
     first = dict(trained_conn.execute("SELECT customer_id, treatment_group FROM retention_targets").fetchall())
     share = sum(g == "control" for g in first.values()) / len(first)
     assert 0.07 < share < 0.13
-    _score(cli)
+    run_score(cli)
     second = dict(trained_conn.execute("SELECT customer_id, treatment_group FROM retention_targets").fetchall())
     assert second == first
-    _score(cli, "--campaign", "2027-Q1")
+    run_score(cli, "--campaign", "2027-Q1")
     third = dict(trained_conn.execute("SELECT customer_id, treatment_group FROM retention_targets").fetchall())
     assert third != first, "a new campaign draws a new control group"
 
 
 def test_rescore_keeps_crm_columns_and_marks_dropped_customers(cli, trained_conn):
-    first = _score(cli)
+    first = run_score(cli)
     trained_conn.execute("UPDATE retention_targets SET crm_status = 'contacted', crm_notes = 'called Tue', "
                          "crm_updated_at = '2026-11-01' WHERE risk_category = 'Critical'")
     crm_rows = trained_conn.execute("SELECT customer_id, crm_status, crm_notes, crm_updated_at FROM retention_targets "
@@ -89,7 +83,7 @@ def test_rescore_keeps_crm_columns_and_marks_dropped_customers(cli, trained_conn
         INSERT INTO segment_policy_bands SELECT p.policy_version, b.risk_category, b.min_score, b.max_score,
                b.retention_action, b.intervention_cost, b.risk_category <> 'Medium' AND b.targeted
         FROM p, segment_policy_bands b WHERE b.policy_version = 1""")
-    second = _score(cli)
+    second = run_score(cli)
     assert second["policy_version"] == 2
     assert trained_conn.execute("SELECT customer_id, crm_status, crm_notes, crm_updated_at FROM retention_targets "
                                 "WHERE crm_status = 'contacted' ORDER BY 1").fetchall() == crm_rows
@@ -110,7 +104,7 @@ def test_budget_caps_pick_highest_expected_net_value(cli, trained_conn):
         INSERT INTO segment_policy_bands SELECT p.policy_version, b.risk_category, b.min_score, b.max_score,
                b.retention_action, b.intervention_cost, b.targeted
         FROM p, segment_policy_bands b WHERE b.policy_version = 1""")
-    out = _score(cli)
+    out = run_score(cli)
     spent = _one(trained_conn, "SELECT sum(estimated_intervention_cost) FROM retention_targets WHERE is_current")
     assert 0 < spent <= 20000 and out["targets"] > 0
     cutoff = _one(trained_conn, "SELECT min(expected_net_value) FROM retention_targets WHERE is_current")
@@ -123,8 +117,8 @@ def test_budget_caps_pick_highest_expected_net_value(cli, trained_conn):
     assert best_left_out <= cutoff
 
 
-def test_score_customer_equals_the_published_score(cli, trained_db_url, trained_conn):
-    out = _score(cli)
+def test_score_customer_equals_the_publishedrun_score(cli, trained_db_url, trained_conn):
+    out = run_score(cli)
     scorer = ChurnScorer.from_database()
     sample = pd.DataFrame(trained_conn.execute(
         "SELECT s.*, h.churn_probability AS published, h.risk_category AS published_category "
@@ -147,7 +141,7 @@ def test_score_customer_equals_the_published_score(cli, trained_db_url, trained_
 
 
 def test_exports_are_sorted_and_complete(cli, trained_conn, tmp_path):
-    out = _score(cli)
+    out = run_score(cli)
     total = 0
     for segment in ("critical", "high", "medium", "low"):
         res = cli("export", "--segment", segment, "--out", tmp_path / f"{segment}.csv", "--json")
@@ -165,7 +159,7 @@ def test_exports_are_sorted_and_complete(cli, trained_conn, tmp_path):
 
 
 def test_report_figures_follow_from_the_run(cli, trained_conn, tmp_path):
-    _score(cli)
+    run_score(cli)
     res = cli("report", "--out", tmp_path / "rep", "--json")
     assert res.code == 0, res.err
     m = res.json["metrics"]
@@ -199,11 +193,11 @@ def test_generate_report_matches_the_formula(trained_db_url):
 
 
 def test_shadow_run_writes_history_only(cli, trained_conn):
-    _score(cli)
+    run_score(cli)
     before = trained_conn.execute("SELECT customer_id, run_id, churn_probability FROM retention_targets "
                                   "ORDER BY 1").fetchall()
     assert cli("train", "--json").code == 0  # model 2, a candidate
-    out = _score(cli, "--shadow", "2")
+    out = run_score(cli, "--shadow", "2")
     assert out["shadow"] and out["targets"] == 0
     assert _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s AND is_shadow",
                 out["run_id"]) == TRAINED_ROWS
@@ -212,7 +206,7 @@ def test_shadow_run_writes_history_only(cli, trained_conn):
 
 
 def test_kill_mid_run_publishes_nothing_and_the_next_run_recovers(cli, cli_process, trained_conn):
-    first = _score(cli)
+    first = run_score(cli)
     targets_before = trained_conn.execute("SELECT customer_id, run_id FROM retention_targets ORDER BY 1").fetchall()
     proc = cli_process("score", "--chunk-rows", "500")
     deadline = time.monotonic() + 120
@@ -237,7 +231,7 @@ def test_kill_mid_run_publishes_nothing_and_the_next_run_recovers(cli, cli_proce
     assert _one(trained_conn, "SELECT status FROM scoring_runs WHERE run_id = %s", killed_run) == "running"
     assert _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s", killed_run) == 0
     assert trained_conn.execute("SELECT customer_id, run_id FROM retention_targets ORDER BY 1").fetchall() == targets_before
-    after = _score(cli)
+    after = run_score(cli)
     assert after["abandoned_runs_failed"] == [killed_run]
     assert _one(trained_conn, "SELECT status FROM scoring_runs WHERE run_id = %s", killed_run) == "failed"
     assert _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s", after["run_id"]) == TRAINED_ROWS

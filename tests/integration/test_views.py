@@ -2,17 +2,11 @@
 
 import pytest
 
-from tests.conftest import TRAINED_ROWS
-
-
-def _score(cli, *extra):
-    res = cli("score", "--json", *extra)
-    assert res.code == 0, res.err
-    return res.json
+from tests.conftest import TRAINED_ROWS, run_score
 
 
 def test_segments_sum_to_the_scored_customers_and_match_history(cli, trained_conn):
-    out = _score(cli)
+    out = run_score(cli)
     rows = trained_conn.execute("SELECT risk_category, customers, share, avg_score, revenue_at_risk::float8, "
                                 "intervention_cost::float8 FROM v_risk_segments").fetchall()
     assert sum(r[1] for r in rows) == out["customers_scored"] == TRAINED_ROWS
@@ -27,7 +21,7 @@ def test_segments_sum_to_the_scored_customers_and_match_history(cli, trained_con
 
 
 def test_roi_projection_is_the_formula_applied_to_targets_and_policy(cli, trained_conn):
-    _score(cli)
+    run_score(cli)
     view = {r[0]: r[1:] for r in trained_conn.execute(
         "SELECT risk_category, contacted, program_cost, expected_retained, expected_revenue_saved, net_benefit, roi, "
         "monthly_revenue_saved FROM v_roi_projection").fetchall()}
@@ -54,7 +48,7 @@ def test_roi_projection_is_the_formula_applied_to_targets_and_policy(cli, traine
 
 
 def test_only_succeeded_runs_are_visible(cli, trained_conn):
-    published = _score(cli)
+    published = run_score(cli)
     # A failed run with rows (as a half-written run would have, had it committed anything).
     run_id, started = trained_conn.execute(
         "INSERT INTO scoring_runs (model_version, status) VALUES (1, 'failed') RETURNING run_id, started_at").fetchone()
@@ -71,10 +65,10 @@ def test_only_succeeded_runs_are_visible(cli, trained_conn):
 
 
 def test_audit_shows_each_customer_across_runs_and_models(cli, trained_conn):
-    first = _score(cli)
+    first = run_score(cli)
     assert cli("train", "--json").code == 0
     assert cli("models", "promote", "2").code == 0
-    second = _score(cli)
+    second = run_score(cli)
     rows = trained_conn.execute("SELECT run_id, model_version, artifact_sha256 FROM v_score_audit "
                                 "WHERE customer_id = 100002 ORDER BY scored_at").fetchall()
     shas = dict(trained_conn.execute("SELECT model_version, artifact_sha256 FROM model_versions").fetchall())
@@ -83,8 +77,8 @@ def test_audit_shows_each_customer_across_runs_and_models(cli, trained_conn):
 
 
 def test_drift_view_compares_each_run_with_the_previous(cli, trained_conn):
-    _score(cli)
-    _score(cli)
+    run_score(cli)
+    run_score(cli)
     assert cli("monitor", "--json").code == 0
     rows = trained_conn.execute("SELECT run_id, previous_run_id, share_change, score_psi, feature_psi "
                                 "FROM v_score_drift ORDER BY run_id, risk_category").fetchall()
