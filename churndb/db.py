@@ -93,13 +93,31 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_DURATION = re.compile(r"^\d+(ms|s|min|h)?$")
+
+
+def _session_options() -> str:
+    """search_path plus lock / statement timeouts (CHURNDB_LOCK_TIMEOUT default 120s; statement: none).
+
+    A run that would wait forever for a lock fails with a clear error instead of hanging."""
+    options = [_SEARCH_PATH_OPTION]
+    for variable, setting, default in (("CHURNDB_LOCK_TIMEOUT", "lock_timeout", "120s"),
+                                       ("CHURNDB_STATEMENT_TIMEOUT", "statement_timeout", "0")):
+        value = os.environ.get(variable, default).strip()
+        if not _DURATION.match(value):
+            raise ConfigError(f"{variable}={value!r} is not a duration (e.g. 500ms, 30s, 5min, 2h, 0 = none)")
+        options.append(f"-c {setting}={value}")
+    return " ".join(options)
+
+
 def connect(url: str, *, autocommit: bool = False, application: str = "churndb") -> psycopg.Connection:
     """Open a connection with churndb's search_path; connection failures become DatabaseError."""
+    options = _session_options()
     try:
         return psycopg.connect(
             url,
             autocommit=autocommit,
-            options=_SEARCH_PATH_OPTION,
+            options=options,
             application_name=application,
             connect_timeout=int(os.environ.get("CHURNDB_CONNECT_TIMEOUT", "10")),
         )
@@ -122,4 +140,15 @@ def as_churndb_error(exc: psycopg.Error) -> DatabaseError:
     """Turn a driver error into a one-line message a user can act on."""
     diag = getattr(exc, "diag", None)
     detail = getattr(diag, "message_primary", None) or _first_line(exc)
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return DatabaseError(f"gave up waiting for a lock after lock_timeout ({detail}); another session holds it "
+                             "— retry, or raise CHURNDB_LOCK_TIMEOUT")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return DatabaseError(f"the statement was cancelled ({detail}); if it hit CHURNDB_STATEMENT_TIMEOUT, raise it")
+    if isinstance(exc, (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory)):
+        return DatabaseError(f"the database server ran out of resources: {detail}; nothing was published")
+    if isinstance(exc, (psycopg.errors.AdminShutdown, psycopg.errors.CrashShutdown)) or (
+            isinstance(exc, psycopg.OperationalError) and getattr(diag, "sqlstate", None) is None):
+        return DatabaseError(f"the connection to the database was lost ({detail}); nothing of the "
+                             "interrupted work was published — run it again")
     return DatabaseError(f"database error: {detail}")

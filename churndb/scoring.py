@@ -224,6 +224,7 @@ def _run(url, fitted, policy, version, run_id, started_at, as_of, campaign, shad
             t = time.perf_counter()
             targets = controls = 0
             if not shadow:
+                writer.execute(query("lock_targets"))
                 writer.execute(query("apply_target_caps"),
                                {"budget": policy.program_budget, "capacity": policy.contact_capacity})
                 targets, controls = writer.execute(query("count_targets")).fetchone()

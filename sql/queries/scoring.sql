@@ -80,6 +80,11 @@ WHERE t.customer_id = r.customer_id
   AND ((%(budget)s::numeric IS NOT NULL AND r.spent > %(budget)s::numeric)
     OR (%(capacity)s::int IS NOT NULL AND r.n > %(capacity)s::int));
 
+-- name: lock_targets
+-- The publish takes the table before touching rows: a CRM transaction updating its columns waits
+-- (its update is applied after the publish commits, never lost) and the two can never deadlock.
+LOCK TABLE churndb.retention_targets IN SHARE ROW EXCLUSIVE MODE;
+
 -- name: publish_targets
 -- Model-owned columns are refreshed; crm_* columns are never touched by a run.
 INSERT INTO churndb.retention_targets AS t
