@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -362,6 +363,9 @@ def _database_problem(exc: Exception) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     progress.configure(not args.json)
+    if not args.debug:
+        # psycopg warns when it cannot roll back on a dead connection; the one-line error says it all.
+        logging.getLogger("psycopg").setLevel(logging.CRITICAL)
     t0 = time.perf_counter()
     try:
         result = COMMANDS[args.command](args)

@@ -220,6 +220,13 @@ CREATE TABLE churndb.run_roi_summary (
     PRIMARY KEY (run_id, risk_category)
 );
 CREATE INDEX monitoring_metrics_run ON churndb.monitoring_metrics (run_id, metric);
+
+-- A publish takes retention_targets before touching rows (CRM writers wait; no deadlock).  LOCK
+-- needs table-wide UPDATE, which the scorer must not have (crm_* columns): a definer function.
+CREATE FUNCTION churndb.lock_retention_targets() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS
+$fn$ LOCK TABLE churndb.retention_targets IN SHARE ROW EXCLUSIVE MODE $fn$;
+REVOKE EXECUTE ON FUNCTION churndb.lock_retention_targets() FROM PUBLIC;
 """
 
 ROLES = r"""
@@ -263,6 +270,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA churndb TO churn_scorer;
 ALTER FUNCTION churndb.ensure_score_history_partition(timestamptz) SECURITY DEFINER SET search_path = pg_catalog;
 REVOKE EXECUTE ON FUNCTION churndb.ensure_score_history_partition(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION churndb.ensure_score_history_partition(timestamptz) TO churn_scorer;
+GRANT EXECUTE ON FUNCTION churndb.lock_retention_targets() TO churn_scorer;
 
 -- Auditor: history, runs, model metadata (not the artifact bytes), policy, deployments.
 GRANT SELECT ON churndb.score_history, churndb.scoring_runs, churndb.model_deployments, churndb.segment_policy,
@@ -304,5 +312,6 @@ def downgrade() -> None:
     for name in reversed(list(VIEWS)):
         op.execute(f"DROP VIEW IF EXISTS churndb.{name}")
     op.execute("DROP TABLE churndb.run_roi_summary, churndb.run_segment_summary")
+    op.execute("DROP FUNCTION churndb.lock_retention_targets()")
     op.execute("DROP INDEX churndb.monitoring_metrics_run")
     op.execute("ALTER TABLE churndb.scoring_runs DROP COLUMN summary")

@@ -83,7 +83,7 @@ WHERE t.customer_id = r.customer_id
 -- name: lock_targets
 -- The publish takes the table before touching rows: a CRM transaction updating its columns waits
 -- (its update is applied after the publish commits, never lost) and the two can never deadlock.
-LOCK TABLE churndb.retention_targets IN SHARE ROW EXCLUSIVE MODE;
+SELECT churndb.lock_retention_targets();
 
 -- name: publish_targets
 -- Model-owned columns are refreshed; crm_* columns are never touched by a run.
