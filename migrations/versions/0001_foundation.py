@@ -258,6 +258,8 @@ DECLARE
     hi   date := (date_trunc('month', at AT TIME ZONE 'UTC') + interval '1 month')::date;
     name text := format('score_history_%s', to_char(lo, 'YYYY_MM'));
 BEGIN
+    -- Two runs starting together must not both try to create the partition.
+    PERFORM pg_advisory_xact_lock(7303, 0);
     IF to_regclass(format('churndb.%I', name)) IS NULL THEN
         EXECUTE format(
             'CREATE TABLE churndb.%I PARTITION OF churndb.score_history FOR VALUES FROM (%L) TO (%L)',
