@@ -1,5 +1,6 @@
 """Scheduled jobs: never twice at once, recorded, resilient; the retrain pipeline decides honestly."""
 
+import json
 import os
 import signal
 import subprocess
@@ -18,17 +19,21 @@ def _job_runs(conn, job):
                         "ORDER BY started_at", (job,)).fetchall()
 
 
-def test_two_concurrent_score_jobs_one_runs_one_skips(cli_process, trained_conn):
-    procs = [cli_process("jobs", "run", "score", "--json") for _ in range(2)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outputs
-    import json
-
-    statuses = sorted(json.loads(out.strip().splitlines()[-1])["status"] for out, _ in outputs)
-    assert statuses == ["skipped", "succeeded"]
-    skipped = next(json.loads(o.strip().splitlines()[-1]) for o, _ in outputs
-                   if '"skipped"' in o.strip().splitlines()[-1])
-    assert skipped["held_by"]["job_process"]          # says who holds the lock
+def test_two_concurrent_score_jobs_one_runs_one_skips(cli_process, trained_conn, tmp_path):
+    # Small chunks make the first run last long enough for the second to meet it, however slow the machine.
+    config = tmp_path / "slow.toml"
+    config.write_text("[score]\nchunk_rows = 100\n")
+    env = {"CHURNDB_CONFIG": str(config)}
+    first = cli_process("jobs", "run", "score", "--json", env=env)
+    deadline = time.monotonic() + 60
+    while not _job_runs(trained_conn, "score") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = cli_process("jobs", "run", "score", "--json", env=env)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [r["status"] for r in results] == ["succeeded", "skipped"]
+    assert results[1]["held_by"]["job_process"]          # says who holds the lock
     rows = _job_runs(trained_conn, "score")
     assert sorted(r[0] for r in rows) == ["skipped", "succeeded"]
     assert trained_conn.execute("SELECT count(*) FROM scoring_runs WHERE status = 'succeeded'").fetchone()[0] == 1
