@@ -101,3 +101,75 @@ def test_the_signing_key_is_never_stored_or_printed(cli, trained_conn):
         found = _one(trained_conn, f"SELECT count(*) FROM churndb.{table} t WHERE t::text LIKE %s",
                      f"%{TEST_SIGNING_KEY}%")
         assert found == 0, table
+
+
+@pytest.fixture
+def full_disk_for_snapshots(db_url, conn, restart_server):
+    """customer_snapshots moved to a 1 MB tmpfs tablespace (embedded server, root only)."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.conftest import _SERVER
+
+    server = _SERVER.get("server")
+    if restart_server is None or server is None or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs the embedded test server and root to mount a 1 MB tmpfs")
+    import tempfile
+    from pathlib import Path
+
+    from psycopg import sql
+
+    mountpoint = Path(tempfile.mkdtemp(prefix="churndb-tiny-"))  # /tmp: reachable by the server's OS user
+    mountpoint.chmod(0o755)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mountpoint)]).returncode != 0:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    try:
+        if server.system_user:
+            shutil.chown(mountpoint, user=server.system_user)
+        conn.execute(sql.SQL("CREATE TABLESPACE churndb_tiny LOCATION {}").format(sql.Literal(str(mountpoint))))
+        conn.execute("ALTER TABLE churndb.customer_snapshots SET TABLESPACE churndb_tiny")
+        yield
+        conn.execute("ALTER TABLE churndb.customer_snapshots SET TABLESPACE pg_default")
+        conn.execute("DROP TABLESPACE churndb_tiny")
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)])
+        mountpoint.rmdir()
+
+
+def test_disk_full_is_one_line_and_loads_nothing(cli, conn, sample_csv, full_disk_for_snapshots):
+    res = cli("ingest", sample_csv, "--as-of", "2026-01-31")
+    assert res.code == 1 and len(res.err.strip().splitlines()) == 1, res.err
+    assert "ran out of resources" in res.err and "space" in res.err
+    assert _one(conn, "SELECT count(*) FROM ingest_batches") == 0
+    assert _one(conn, "SELECT count(*) FROM customer_snapshots") == 0
+
+
+def test_wrong_password_is_one_line_without_the_password(cli, conn, monkeypatch, restart_server):
+    """The embedded test server trusts local users; one role is switched to password authentication."""
+    from pathlib import Path
+
+    from tests.conftest import _SERVER
+
+    server = _SERVER.get("server")
+    if restart_server is None or server is None:
+        pytest.skip("needs the embedded test server (its pg_hba.conf is edited for one role)")
+    hba = Path(server.pgdata) / "pg_hba.conf"
+    original = hba.read_text()
+    conn.execute("DROP ROLE IF EXISTS churndb_pw_test")
+    conn.execute("CREATE ROLE churndb_pw_test LOGIN PASSWORD 'right-password'")
+    try:
+        hba.write_text("local all churndb_pw_test scram-sha-256\n" + original)
+        conn.execute("SELECT pg_reload_conf()")
+        socket_dir = server.get_postmaster_info().socket_dir
+        dbname = conn.info.dbname
+        monkeypatch.setenv("CHURNDB_DATABASE_URL",
+                           f"postgresql://churndb_pw_test:wrong-Pa55word@/{dbname}?host={socket_dir}")
+        res = cli("status", "--json")
+        assert res.code == 1 and len(res.err.strip().splitlines()) == 1, res.err
+        assert "password authentication failed" in res.err
+        assert "wrong-Pa55word" not in res.err + res.out
+    finally:
+        hba.write_text(original)
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("DROP ROLE churndb_pw_test")
