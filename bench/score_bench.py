@@ -44,7 +44,6 @@ from churndb.ingest import ingest_snapshot  # noqa: E402
 from churndb.policy import policy_in_force  # noqa: E402
 from churndb.sample import write_sample  # noqa: E402
 from churndb.signing import signing_key  # noqa: E402
-from churndb.sqlfiles import query  # noqa: E402
 from churndb.trainer import train  # noqa: E402
 from churndb.training import TrainingSpec  # noqa: E402
 

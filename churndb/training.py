@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from . import db, drift, telecom

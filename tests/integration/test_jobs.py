@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from churndb.config import load_settings
 from churndb.training import TrainingSpec

@@ -1,6 +1,5 @@
 """Training honestly: hold-out metrics, registry, signatures, champion / challenger."""
 
-import json
 import pickle
 
 import numpy as np
