@@ -24,7 +24,8 @@ def bar(total: int | None, desc: str, unit: str = "rows") -> Iterator[object]:
     if active():
         from tqdm import tqdm
 
-        with tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False, file=sys.stderr) as t:
+        with tqdm(total=total, desc=desc, unit=unit, unit_scale=unit in ("rows", "customers"), leave=False,
+                  file=sys.stderr) as t:
             yield t
     else:
         yield _Silent()
