@@ -168,9 +168,14 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(capsys):
-    """Run ``churndb`` in-process (fast); returns exit code, stdout, stderr."""
+def cli(capsys, monkeypatch, tmp_path):
+    """Run ``churndb`` in-process (fast); returns exit code, stdout, stderr.
+
+    CHURNDB_HOME points into the test's tmp_path, so a test that forgets its database fixture starts a
+    throwaway embedded server there instead of touching the developer's ./.churndb."""
     from churndb.cli import main
+
+    monkeypatch.setenv("CHURNDB_HOME", str(tmp_path / "home"))
 
     def run(*args: str) -> CliResult:
         try:
