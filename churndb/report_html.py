@@ -36,8 +36,8 @@ def _score_histogram(conn):
     rows = conn.execute(query("score_histogram")).fetchall()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     scores = [r[0] for r in rows]
-    ax.bar(scores, [r[1] for r in rows], width=1.0, color=["#c0392b" if s >= 75 else "#e67e22" if s >= 50
-                                                           else "#f1c40f" if s >= 25 else "#27ae60" for s in scores])
+    # Coloured by the category the run's policy assigned, not by thresholds written here.
+    ax.bar(scores, [r[2] for r in rows], width=1.0, color=[COLORS.get(r[1], "#7f8c8d") for r in rows])
     ax.set_xlabel("risk score")
     ax.set_ylabel("customers")
     ax.set_title("Risk score distribution (latest run)")

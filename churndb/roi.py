@@ -16,7 +16,7 @@ def summarize(rows: list[dict]) -> dict:
     cost = sum(r["program_cost"] for r in rows)
     saved = sum(r["expected_revenue_saved"] for r in rows)
     at_risk = sum(r["contacted_revenue_at_risk"] for r in rows)
-    horizon = max((r["horizon_months"] for r in rows), default=12) or 12
+    horizon = max((r["horizon_months"] for r in rows), default=None)  # from the policy; none without rows
     net = saved - cost
     return {
         "targeted": sum(r["targeted"] for r in rows),
@@ -26,8 +26,8 @@ def summarize(rows: list[dict]) -> dict:
         "expected_revenue_saved": round(saved, 2),
         "net_benefit": round(net, 2),
         "roi": round(net / cost, 4) if cost > 0 else None,
-        "monthly_revenue_saved": round(saved / horizon, 2),
-        "monthly_net_benefit": round(net / horizon, 2),
+        "monthly_revenue_saved": round(saved / horizon, 2) if horizon else None,
+        "monthly_net_benefit": round(net / horizon, 2) if horizon else None,
         "break_even_success_rate": round(cost / at_risk, 4) if at_risk > 0 else None,
         "horizon_months": horizon,
     }

@@ -45,8 +45,9 @@ FROM churndb.v_roi_projection;
 SELECT metrics, training FROM churndb.model_versions WHERE model_version = %(model_version)s;
 
 -- name: score_histogram
--- Customers per risk score (0..100) of the latest published run.
-SELECT risk_score, count(*) FROM churndb.v_current_scores GROUP BY risk_score ORDER BY risk_score;
+-- Customers per risk score (0..100) of the latest published run, with the category the policy gave it.
+SELECT risk_score, risk_category, count(*) FROM churndb.v_current_scores
+GROUP BY risk_score, risk_category ORDER BY risk_score;
 
 -- name: drift_over_runs
 -- Mean score, score PSI and the largest input-column PSI per published run, oldest first.
