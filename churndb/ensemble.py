@@ -14,12 +14,14 @@ learner is fitted once per fold plus once on all rows.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble._forest import BaseForest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
@@ -106,10 +108,24 @@ class StackedEnsemble(ClassifierMixin, BaseEstimator):
         return self
 
     def base_predict_proba(self, X) -> np.ndarray:
-        """Each base learner's churn probability, one column per learner."""
+        """Each base learner's churn probability, one column per learner.
+
+        A random forest predicting with several threads adds its trees up in whatever order the threads
+        finish, so the same row could differ in the last bit from one run to the next.  Forests therefore
+        predict tree by tree in order (n_jobs=1) on blocks of rows side by side: a customer's probability is
+        the same however the rows are chunked, threaded or spread over Dask workers."""
         check_is_fitted(self, "estimators_")
         X = np.asarray(X, dtype=np.float64)
-        return np.column_stack([est.predict_proba(X)[:, 1] for est in self.estimators_])
+        blocks = max(1, min(getattr(self, "prediction_threads_", 1), len(X) // 1000 or 1))
+        columns = []
+        for est in self.estimators_:
+            if isinstance(est, BaseForest) and blocks > 1:
+                with ThreadPoolExecutor(max_workers=blocks) as pool:
+                    parts = pool.map(lambda rows: est.predict_proba(rows)[:, 1], np.array_split(X, blocks))
+                    columns.append(np.concatenate(list(parts)))
+            else:
+                columns.append(est.predict_proba(X)[:, 1])
+        return np.column_stack(columns)
 
     def predict_proba(self, X) -> np.ndarray:
         p = self.final_estimator_.predict_proba(_logit(self.base_predict_proba(X)))[:, 1]
@@ -134,6 +150,8 @@ def set_prediction_threads(model, n: int | None = None) -> None:
     use every core of the machine it scores on."""
     stack = model.named_steps["stack"] if hasattr(model, "named_steps") else model
     n = n or threads()
+    stack.prediction_threads_ = n
     for est in getattr(stack, "estimators_", []):
         if "n_jobs" in est.get_params():
-            est.set_params(n_jobs=n)
+            # Forests: one thread per block of rows instead (see base_predict_proba).
+            est.set_params(n_jobs=1 if isinstance(est, BaseForest) else n)
