@@ -162,12 +162,22 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     if args.shadow is not None and args.model:
         raise ChurnDBError("use either --model V (publish with V) or --shadow V (score V alongside, unpublished)")
     model = args.shadow if args.shadow is not None else (args.model or "champion")
-    result = score(_url(), load_settings(), model=model, as_of=parse_date(args.as_of) if args.as_of else None,
+    settings = load_settings()
+    configured = settings.section("score")
+    executor = args.executor or configured.get("executor", "local")
+    scheduler = args.scheduler or configured.get("scheduler")
+    if scheduler and executor != "dask":
+        raise ChurnDBError("--scheduler is the address of a Dask scheduler: use it with --executor dask")
+    if executor == "local" and (args.workers or args.partitions):
+        raise ChurnDBError("--workers and --partitions apply to --executor dask")
+    result = score(_url(), settings, model=model, as_of=parse_date(args.as_of) if args.as_of else None,
                    shadow=args.shadow is not None, campaign=args.campaign, chunk_rows=args.chunk_rows,
-                   reasons=not args.no_reasons)
+                   reasons=not args.no_reasons, executor=executor, scheduler=scheduler,
+                   partitions=args.partitions, workers=args.workers)
     seg = result["segments"]
     say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers scored with model "
               f"{result['model_version']} in {result['seconds']:.1f}s"
+              + (f" on {result['partitions']} Dask partitions" if result["executor"] == "dask" else "")
               + (" (shadow: history only, not published to retention_targets)" if result["shadow"] else
                  f"; {result['targets']:,} targets ({result['control_group']:,} control)"))
     say(args, "  " + "  ".join(f"{k}: {v:,}" for k, v in seg.items()))
@@ -245,6 +255,18 @@ def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+@command("history")
+def cmd_history(args: argparse.Namespace) -> dict[str, Any]:
+    from .history import maintain
+
+    result = maintain(_url(), load_settings(), months_ahead=args.months_ahead, retain_months=args.retain_months)
+    say(args, f"score_history: {len(result['partitions'])} monthly partitions"
+              + (f"; created {', '.join(result['created'])}" if result["created"] else "")
+              + (f"; archived {', '.join(result['archived'])} to churndb_archive" if result["archived"] else "")
+              + (f"; busy, left for next time: {', '.join(result['busy'])}" if result["busy"] else ""))
+    return result
+
+
 @command("scheduler")
 def cmd_scheduler(args: argparse.Namespace) -> dict[str, Any]:
     scheduler = _jobs_module("scheduler")
@@ -318,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--campaign", help="campaign id for control-group assignment (default: calendar quarter)")
     p.add_argument("--no-reasons", action="store_true", help="skip reason codes (TreeSHAP) for this run")
     p.add_argument("--chunk-rows", type=int, default=100_000, help=argparse.SUPPRESS)
+    p.add_argument("--executor", choices=["local", "dask"],
+                   help="local (default): this process; dask: partitions scored by Dask workers")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster of --workers processes)")
+    p.add_argument("--workers", type=int, help="worker processes of the local Dask cluster (default: cores)")
+    p.add_argument("--partitions", type=int,
+                   help="key-range partitions (default: one per 250,000 customers, at least 2 per worker)")
 
     p = sub.add_parser("export", parents=[common], help="CRM-ready CSV of the latest published run")
     p.add_argument("--segment", required=True, choices=["critical", "high", "medium", "low", "all"])
@@ -335,9 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("jobs", parents=[common], help="run one scheduled job now")
     p.add_argument("action", choices=["run"])
-    p.add_argument("name", help="ingest_feed | outcomes | score | monitor | retrain")
+    p.add_argument("name", help="ingest_feed | outcomes | score | monitor | retrain | history")
     p.add_argument("--start", help="retrain: first snapshot date of the training window")
     p.add_argument("--end", help="retrain: last snapshot date of the training window")
+
+    p = sub.add_parser("history", parents=[common],
+                       help="create score_history partitions ahead; archive those past the retention")
+    p.add_argument("--months-ahead", type=int, help="months of partitions to keep ready (default 3)")
+    p.add_argument("--retain-months", type=int,
+                   help="detach partitions older than this many months into churndb_archive (default: keep all)")
 
     sub.add_parser("scheduler", parents=[common], help="run the jobs on their schedules until SIGTERM")
 

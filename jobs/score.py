@@ -1,11 +1,16 @@
 """Daily job: score every customer with the champion and publish the run.
 
-``[score] chunk_rows`` (default 100,000) sets how many customers are read per chunk."""
+``[score]`` settings: ``chunk_rows`` (default 100,000) customers read per chunk; ``executor`` ``local``
+(default) or ``dask``; ``scheduler`` the Dask scheduler address (unset: a local cluster);
+``workers`` and ``partitions`` for the Dask executor."""
 
 from churndb.config import Settings
 from churndb.scoring import DEFAULT_CHUNK_ROWS, score
 
 
 def run(url: str, settings: Settings) -> dict:
-    chunk_rows = int(settings.section("score").get("chunk_rows", DEFAULT_CHUNK_ROWS))
-    return score(url, settings, chunk_rows=chunk_rows)
+    configured = settings.section("score")
+    optional = {k: int(configured[k]) for k in ("workers", "partitions") if k in configured}
+    return score(url, settings, chunk_rows=int(configured.get("chunk_rows", DEFAULT_CHUNK_ROWS)),
+                 executor=str(configured.get("executor", "local")), scheduler=configured.get("scheduler"),
+                 **optional)

@@ -12,10 +12,20 @@ WHERE r.status = 'running'
                     AND l.granted)
 RETURNING run_id;
 
+-- name: drop_abandoned_staging
+-- Workers' staging rows of runs that ended without publishing (a run drops its own when it ends).
+SELECT churndb.drop_run_staging(r.run_id)
+FROM churndb.scoring_runs r
+WHERE r.status <> 'running' AND to_regclass(format('churndb.score_staging_r%s', r.run_id)) IS NOT NULL;
+
+-- name: drop_run_staging
+SELECT churndb.drop_run_staging(%(run_id)s);
+
 -- name: start_run
-INSERT INTO churndb.scoring_runs (model_version, policy_version, as_of_date, source, campaign_id, is_shadow, host, pid)
+INSERT INTO churndb.scoring_runs (model_version, policy_version, as_of_date, source, campaign_id, is_shadow, host, pid,
+                                  executor)
 VALUES (%(model_version)s, %(policy_version)s, %(as_of_date)s, %(source)s, %(campaign_id)s, %(is_shadow)s,
-        %(host)s, %(pid)s)
+        %(host)s, %(pid)s, %(executor)s)
 RETURNING run_id, started_at;
 
 -- name: hold_run_lock
@@ -36,12 +46,12 @@ SELECT count(DISTINCT customer_id) FROM churndb.customer_snapshots WHERE as_of_d
 SELECT max(as_of_date) FROM churndb.customer_snapshots;
 
 -- name: copy_latest_snapshots_chunk
--- The latest snapshot on or before the run's as-of date of the next customers after a key,
--- in key order (keyset pagination: each chunk is one index range scan).
+-- The latest snapshot on or before the run's as-of date of the next customers after a key (up to
+-- a last key), in key order (keyset pagination: each chunk is one index range scan).
 COPY (
     SELECT DISTINCT ON (customer_id) *
     FROM churndb.customer_snapshots
-    WHERE as_of_date <= %(as_of_date)s AND customer_id > %(after)s
+    WHERE as_of_date <= %(as_of_date)s AND customer_id > %(after)s AND customer_id <= %(upto)s
     ORDER BY customer_id, as_of_date DESC
     LIMIT %(limit)s
 ) TO STDOUT WITH (FORMAT csv, HEADER true);
@@ -121,7 +131,7 @@ SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_ta
 -- name: succeed_run
 UPDATE churndb.scoring_runs
 SET status = 'succeeded', finished_at = clock_timestamp(), customers_scored = %(customers)s,
-    targets = %(targets)s, stage_seconds = %(stage_seconds)s, summary = %(summary)s
+    targets = %(targets)s, partitions = %(partitions)s, stage_seconds = %(stage_seconds)s, summary = %(summary)s
 WHERE run_id = %(run_id)s;
 
 -- name: segment_counts

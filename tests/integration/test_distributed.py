@@ -1,0 +1,144 @@
+"""Scoring on a Dask cluster (a LocalCluster of worker processes on this machine)."""
+
+import datetime as dt
+import json
+import os
+import signal
+import time
+
+import psycopg
+
+from churndb import db, distributed, scoring
+from churndb.config import load_settings
+from churndb.policy import policy_in_force
+from tests.conftest import TRAINED_ROWS, run_score
+
+HISTORY = ("SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, "
+           "estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, top_reasons, is_shadow, "
+           "model_version FROM score_history WHERE run_id = %s ORDER BY customer_id")
+TARGETS = ("SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer, "
+           "estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, "
+           "treatment_group, is_current FROM retention_targets ORDER BY customer_id")
+
+
+def _one(conn, sql, *params):
+    return conn.execute(sql, params).fetchone()[0]
+
+
+def _published(conn, run_id):
+    return conn.execute(HISTORY, (run_id,)).fetchall(), conn.execute(TARGETS).fetchall()
+
+
+def test_dask_run_publishes_exactly_what_a_local_run_does(cli, trained_conn):
+    local = run_score(cli)
+    local_history, local_targets = _published(trained_conn, local["run_id"])
+    dask = run_score(cli, "--executor", "dask", "--workers", "2", "--partitions", "5")
+    dask_history, dask_targets = _published(trained_conn, dask["run_id"])
+
+    assert dask["executor"] == "dask" and dask["partitions"] == 5
+    assert len(dask_history) == TRAINED_ROWS
+    assert dask_history == local_history          # same probabilities, categories, reasons, to the last bit
+    assert dask_targets == local_targets          # same targets, offers and control group
+    for key in ("customers_scored", "targets", "control_group", "segments"):
+        assert dask[key] == local[key], key
+    summaries = trained_conn.execute(
+        "SELECT (SELECT summary FROM scoring_runs WHERE run_id = %s), (SELECT summary FROM scoring_runs "
+        "WHERE run_id = %s)", (local["run_id"], dask["run_id"])).fetchone()
+    assert summaries[0] == summaries[1]           # drift histograms add up over partitions
+    parts = trained_conn.execute("SELECT status, attempts, customers, after_customer_id, upto_customer_id "
+                                 "FROM run_partitions WHERE run_id = %s ORDER BY partition_no",
+                                 (dask["run_id"],)).fetchall()
+    assert [p[0] for p in parts] == ["done"] * 5 and sum(p[2] for p in parts) == TRAINED_ROWS
+    assert all(a[4] == b[3] for a, b in zip(parts, parts[1:]))  # slices tile the key space
+    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert trained_conn.execute("SELECT run_id FROM v_published_runs ORDER BY run_id DESC LIMIT 1"
+                                ).fetchone()[0] == dask["run_id"]
+
+
+def test_killed_worker_partition_is_retried_without_duplicates(cli, cli_process, trained_conn, trained_db_url):
+    proc = cli_process("score", "--json", "--executor", "dask", "--workers", "2", "--partitions", "6")
+    staging = None
+    with psycopg.connect(trained_db_url, options="-c search_path=churndb") as blocker:
+        try:
+            deadline = time.monotonic() + 120
+            # Hold the run's staging partition so every worker stops mid-slice, scored but not committed.
+            while staging is None and time.monotonic() < deadline and proc.poll() is None:
+                staging = _one(trained_conn, "SELECT to_regclass('churndb.score_staging_r1')::text")
+                time.sleep(0.005)
+            assert staging, f"the run never created its staging partition: {proc.communicate()}"
+            blocker.execute(f"LOCK TABLE {staging} IN SHARE MODE")
+            victim = None
+            while victim is None and time.monotonic() < deadline and proc.poll() is None:
+                victim = trained_conn.execute(
+                    "SELECT application_name FROM pg_stat_activity WHERE application_name ~ "
+                    "'^churndb-score-worker-[0-9]+$' AND wait_event_type = 'Lock' LIMIT 1").fetchone()
+                time.sleep(0.02)
+            assert victim, f"no worker reached the write: {proc.communicate()}"
+            os.kill(int(victim[0].rsplit("-", 1)[1]), signal.SIGKILL)
+            time.sleep(1.0)
+        finally:
+            blocker.rollback()
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    run_id = result["run_id"]
+    assert _one(trained_conn, "SELECT status FROM scoring_runs WHERE run_id = %s", run_id) == "succeeded"
+    assert _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s", run_id) == TRAINED_ROWS
+    assert _one(trained_conn, "SELECT count(DISTINCT customer_id) FROM score_history WHERE run_id = %s",
+                run_id) == TRAINED_ROWS
+    attempts = trained_conn.execute("SELECT partition_no, attempts FROM run_partitions WHERE run_id = %s "
+                                    "AND attempts > 1", (run_id,)).fetchall()
+    assert attempts, "no partition was tried twice: the worker was not killed mid-slice"
+    history, _ = _published(trained_conn, run_id)
+    local = run_score(cli)
+    assert _published(trained_conn, local["run_id"])[0] == history
+
+
+def test_a_finished_partition_run_again_writes_nothing_twice(trained_db_url, trained_conn):
+    """A worker that committed its slice and died before Dask heard back: the re-run returns the stored
+    counts and writes no row."""
+    control = db.connect(trained_db_url, autocommit=True)
+    holder = db.connect(trained_db_url)
+    holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        run_id, started_at = control.execute(
+            "INSERT INTO scoring_runs (model_version, executor) VALUES (1, 'dask') RETURNING run_id, started_at"
+        ).fetchone()
+        control.execute("SELECT ensure_score_history_partition(%s)", (started_at,))
+        control.execute("SELECT create_run_staging(%s)", (run_id,))
+        with holder.transaction():
+            snapshot = holder.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            _, slices = distributed.plan(holder, dt.date(2026, 9, 30), 3, 10**6, 1)
+            for no, (after, upto) in enumerate(slices):
+                control.execute("INSERT INTO run_partitions (run_id, partition_no, after_customer_id, "
+                                "upto_customer_id) VALUES (%s, %s, %s, %s)", (run_id, no, after, upto))
+            run = scoring.RunSpec(run_id=run_id, started_at=started_at, model_version=1,
+                                  policy=policy_in_force(control), as_of=dt.date(2026, 9, 30), campaign="c",
+                                  shadow=False, reasons=True, chunk_rows=700, baseline={})
+            task = distributed.PartitionTask(trained_db_url, run, 1, *slices[1], snapshot)
+            first = distributed.score_partition(task)
+            staged = _one(trained_conn, "SELECT count(*) FROM score_staging WHERE run_id = %s", run_id)
+            again = distributed.score_partition(task)
+        assert load_settings().signing_key  # the worker verified the artifact with its own key
+        assert again == first and first["customers"] == staged > 0
+        assert _one(trained_conn, "SELECT count(*) FROM score_staging WHERE run_id = %s", run_id) == staged
+        assert trained_conn.execute("SELECT status, attempts FROM run_partitions WHERE run_id = %s AND "
+                                    "partition_no = 1", (run_id,)).fetchone() == ("done", 1)
+    finally:
+        control.close()
+        holder.close()
+
+
+def test_unreachable_scheduler_fails_the_run_in_one_line(cli, trained_conn):
+    res = cli("score", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
+    assert res.code != 0
+    assert res.err.strip().count("\n") == 0 and "Dask scheduler at tcp://127.0.0.1:9" in res.err
+    assert trained_conn.execute("SELECT status FROM scoring_runs").fetchall() == [("failed",)]
+    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert _one(trained_conn, "SELECT count(*) FROM retention_targets") == 0
+
+
+def test_scheduler_without_dask_executor_is_refused(cli, trained_conn):
+    res = cli("score", "--scheduler", "tcp://127.0.0.1:8786")
+    assert res.code != 0 and "--executor dask" in res.err
+    assert _one(trained_conn, "SELECT count(*) FROM scoring_runs") == 0
