@@ -7,7 +7,7 @@ from typing import Callable
 
 from churndb.config import Settings
 
-from . import ingest_feed, monitor, outcomes, retrain, score
+from . import history, ingest_feed, monitor, outcomes, retrain, score
 from .runner import run_job
 
 JOBS: dict[str, Callable[..., dict]] = {
@@ -16,6 +16,7 @@ JOBS: dict[str, Callable[..., dict]] = {
     "score": score.run,
     "monitor": monitor.run,
     "retrain": retrain.run,
+    "history": history.run,
 }
 
 

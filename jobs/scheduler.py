@@ -4,8 +4,8 @@ Schedules come from ``[schedule]`` in the config file or ``CHURNDB_SCHEDULE_<JOB
 each a crontab string (``"0 2 * * *"``), ``"every <N><s|m|h|d>"`` or ``"off"``.
 Defaults: score daily 02:00, monitor Mondays 06:00, retrain on the first day of
 January, April, July and October at 03:00, ingest_feed daily 01:00, outcomes
-daily 05:00.  Missed runs are coalesced into one (never run twice to catch up);
-a job never overlaps itself (here: max_instances=1; across machines: its
+daily 05:00, history (partitions ahead, retention) daily 00:30.  Missed runs
+are coalesced into one (never run twice to catch up); a job never overlaps itself (here: max_instances=1; across machines: its
 advisory lock).  A failing job is recorded and the scheduler carries on.
 SIGTERM / SIGINT: no new jobs start; a running job finishes; exit 0.
 """
@@ -34,6 +34,7 @@ DEFAULT_SCHEDULES = {
     "outcomes": "0 5 * * *",
     "monitor": "0 6 * * mon",
     "retrain": "0 3 1 1,4,7,10 *",
+    "history": "30 0 * * *",
 }
 EVERY = re.compile(r"^every\s+(\d+)\s*([smhd])$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
