@@ -110,6 +110,10 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         spec.source, spec.id_column, spec.label_column = args.source, args.id_column or "customer_id", args.label_column
     if not 0.05 <= spec.test_size <= 0.5:
         raise ChurnDBError("--test-size must be between 0.05 and 0.5")
+    if args.sample is not None:
+        if args.sample < 100:
+            raise ChurnDBError("--sample must be at least 100 rows")
+        spec.sample = args.sample
     rule = PromotionRule(auc_tolerance=args.auc_tolerance, brier_tolerance=args.brier_tolerance)
     result = train(_url(), load_settings(), spec, promote_if_better=args.promote_if_better, rule=rule)
     for line in describe(result):
@@ -316,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="train from this table or view instead of customer_snapshots")
     p.add_argument("--id-column", help="with --source: the customer key column")
     p.add_argument("--label-column", help="with --source: the churn label column")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="train on a stratified sample of about N labelled rows drawn in the database "
+                        "(for windows larger than this machine should hold)")
     p.add_argument("--start", help="first snapshot date of the training window (YYYY-MM-DD)")
     p.add_argument("--end", help="last snapshot date of the training window (YYYY-MM-DD)")
     p.add_argument("--lead-days", type=int, default=0, help="days between snapshot and prediction window")

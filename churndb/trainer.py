@@ -142,6 +142,8 @@ def describe(result: dict) -> list[str]:
     lines = [
         f"model {result['model_version']} ({result['status']}) trained on {t['rows_train']:,} rows from {t['source']}; "
         f"measured on {t['rows_test']:,} hold-out rows never used in fitting ({t['split']})",
+        *([f"  a stratified sample of {t['sample']['rows']:,} of {t['sample']['drawn_from']:,} labelled rows, "
+           "drawn in the database"] if t.get("sample") else []),
         f"  AUC {m['auc']:.4f}  accuracy {m['accuracy']:.4f}  precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
         f"F1 {m['f1']:.4f}  (threshold {m['threshold']})",
         f"  Brier {m['brier']:.4f}  ECE {m['ece']:.4f}  top-decile lift {m['top_decile_lift']:.2f}  "

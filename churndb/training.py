@@ -47,6 +47,7 @@ class TrainingSpec:
     test_size: float = 0.2
     threshold: float = 0.5
     seed: int = 42
+    sample: int | None = None      # train on a stratified sample of about this many labelled rows
     hyperparameters: dict = field(default_factory=lambda: {k: (dict(v) if isinstance(v, dict) else v)
                                                             for k, v in DEFAULT_HYPERPARAMETERS.items()})
 
@@ -59,6 +60,7 @@ class TrainingSet:
     source: str
     unlabelled_rows: int
     dates: list[str]
+    sampled_from: int | None = None  # labelled rows the sample was drawn from
 
 
 def _copy_to_frame(conn: psycopg.Connection, statement, params=None) -> pd.DataFrame:
@@ -79,17 +81,28 @@ def load_snapshot_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> 
         raise InputError("no customer snapshots loaded yet: run `churndb ingest FILE` first")
     params = {"start": spec.start or lo, "end": spec.end or hi, "lead_days": spec.lead_days,
               "horizon_days": spec.horizon_days}
-    frame = _copy_to_frame(conn, query("snapshot_training_rows"), params)
+    rows = sql.SQL(query("snapshot_training_rows"))
+    sampled_from = None
+    if spec.sample is not None:
+        # The sample is drawn in the database: only the sampled rows ever reach this process.
+        frame = _copy_to_frame(conn, compose("copy_training_sample", rows=rows),
+                               {**params, "sample": spec.sample, "seed": spec.seed})
+        if not frame.empty:
+            unlabelled, sampled_from = int(frame["unlabelled_rows"].iloc[0]), int(frame["labelled_rows"].iloc[0])
+            frame = frame.drop(columns=["sample_rank", "class_rows", "labelled_rows", "unlabelled_rows"])
+    else:
+        frame = _copy_to_frame(conn, compose("copy_training_rows", rows=rows), params)
+        if not frame.empty:
+            unlabelled = int(frame[LABEL].isna().sum())
     if frame.empty:
-        raise InputError(f"no snapshots between {params['start']} and {params['end']}")
-    unlabelled = int(frame[LABEL].isna().sum())
+        raise InputError(f"no labelled snapshots between {params['start']} and {params['end']}")
     frame = frame[frame[LABEL].notna()].drop(columns=["batch_id"])
     if frame.empty:
         raise InputError("no snapshot has a known outcome yet: load a training extract with is_churn, "
                          "or outcomes that cover the prediction window")
     frame[LABEL] = frame[LABEL].astype(int)
     return TrainingSet(frame, list(telecom.CATEGORICAL), list(telecom.NUMERIC), "customer_snapshots",
-                       unlabelled, sorted(frame["as_of_date"].astype(str).unique()))
+                       unlabelled, sorted(frame["as_of_date"].astype(str).unique()), sampled_from)
 
 
 def _label_values(values: pd.Series) -> pd.Series:
@@ -102,6 +115,8 @@ def _label_values(values: pd.Series) -> pd.Series:
 def load_relation_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> TrainingSet:
     if not spec.label_column:
         raise InputError("--source needs --label-column (the churn label of that table)")
+    if spec.sample is not None:
+        raise InputError("--sample draws from customer_snapshots; for --source, sample in the view itself")
     schema, _, name = spec.source.rpartition(".")
     if schema.startswith("pg_") or schema == "information_schema":
         raise InputError(f"no table or view named {spec.source!r}: system catalogs are not training sources")
@@ -232,6 +247,8 @@ def fit(data: TrainingSet, spec: TrainingSpec, progress: Callable[[str], None] |
         "source": data.source, "id_column": spec.id_column, "split": holdout["text"], "holdout": holdout,
         "snapshot_dates": data.dates, "lead_days": spec.lead_days, "horizon_days": spec.horizon_days,
         "rows_train": int(len(train)), "rows_test": int(len(test)), "rows_unlabelled": data.unlabelled_rows,
+        "sample": ({"rows": int(len(data.frame)), "drawn_from": data.sampled_from, "method": "stratified hash in SQL"}
+                   if data.sampled_from is not None else None),
         "churn_rate_train": float(train[LABEL].mean()), "churn_rate_test": float(test[LABEL].mean()),
         "fit_seconds": round(seconds, 2),
         "baseline": drift.baseline(train, data.categorical, data.numeric),

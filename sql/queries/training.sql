@@ -7,7 +7,7 @@
 --   3. not churned: the window has passed and the outcome feed covers it, else
 --   4. unknown (NULL): the row is left out of training and counted.
 -- Attributes recorded after D never enter: only the snapshot taken at D is read.
-COPY (
+-- Wrapped by copy_training_rows (all of it) or copy_training_sample (a stratified sample).
     WITH feed AS (                        -- how far the outcome feed reaches
         SELECT max(observed_as_of) AS covered_until FROM churndb.churn_outcomes WHERE source = 'feed'
     )
@@ -24,7 +24,25 @@ COPY (
     LEFT JOIN churndb.churn_outcomes x
            ON x.customer_id = s.customer_id AND x.observed_as_of = s.as_of_date AND x.source = 'extract'
     WHERE s.as_of_date BETWEEN %(start)s::date AND %(end)s::date
-    ORDER BY s.as_of_date, s.customer_id
+
+-- name: copy_training_rows
+COPY (SELECT * FROM ({rows}) t ORDER BY as_of_date, customer_id) TO STDOUT WITH (FORMAT csv, HEADER true);
+
+-- name: copy_training_sample
+-- A stratified sample of about %(sample)s labelled rows drawn in the database: each label class keeps
+-- its share, rows picked by a seeded hash of (customer, date) - the same seed, the same sample.
+COPY (
+    SELECT * FROM (
+        SELECT t.*,
+               row_number() OVER (PARTITION BY label ORDER BY hashtextextended(t.customer_id::text || '/' ||
+                                  t.as_of_date::text, %(seed)s::bigint), t.customer_id, t.as_of_date) AS sample_rank,
+               count(*) OVER (PARTITION BY label) AS class_rows,
+               count(*) FILTER (WHERE label IS NOT NULL) OVER () AS labelled_rows,
+               count(*) FILTER (WHERE label IS NULL) OVER () AS unlabelled_rows
+        FROM ({rows}) t
+    ) ranked
+    WHERE label IS NOT NULL AND sample_rank <= round(%(sample)s::float8 * class_rows / labelled_rows)
+    ORDER BY as_of_date, customer_id
 ) TO STDOUT WITH (FORMAT csv, HEADER true);
 
 -- name: snapshot_date_range
