@@ -149,7 +149,7 @@ def _publish(url: str, run: scoring.RunSpec, tally: scoring.Tally, stages: scori
             writer.execute(query("create_target_staging"))
             if not run.shadow:
                 writer.execute(query("stage_targets_from_staging"), {"run_id": run.run_id})
-            stages.add("write", t)
+            stages.add("publish", t)
             scoring.publish(writer, run, tally, stages)
             writer.execute(query("drop_run_staging"), {"run_id": run.run_id})
     finally:

@@ -7,8 +7,8 @@ A run scored by many workers still publishes in one transaction:
   the same transaction that writes the slice's rows, so a slice retried after a
   lost worker is either already done (its stored counts are returned, nothing is
   written twice) or written whole.
-* ``score_staging`` — partitioned by run: each run gets its own partition, in
-  which workers commit their slices.  Readers never look at it; the publish
+* ``score_staging`` — partitioned by run: each run gets its own (unlogged)
+  partition, in which workers commit their slices.  Readers never look at it; the publish
   transaction moves the run's rows into ``score_history`` and
   ``retention_targets`` and drops the run's partition (instant, no DELETE).
 
@@ -74,7 +74,10 @@ DECLARE
     name text := format('score_staging_r%s', run);
 BEGIN
     IF to_regclass(format('churndb.%I', name)) IS NULL THEN
-        EXECUTE format('CREATE TABLE churndb.%I PARTITION OF churndb.score_staging FOR VALUES IN (%s)', name, run);
+        -- Unlogged: workers' slices skip the WAL.  A server crash empties the table; the publish then finds
+        -- fewer staged rows than done slices promise and fails the run (nothing published), never publishes less.
+        EXECUTE format('CREATE UNLOGGED TABLE churndb.%I PARTITION OF churndb.score_staging FOR VALUES IN (%s)',
+                       name, run);
     END IF;
     RETURN name;
 END
@@ -103,10 +106,23 @@ GRANT SELECT, INSERT, UPDATE ON churndb.run_partitions TO churn_scorer;
 GRANT SELECT, INSERT ON churndb.score_staging TO churn_scorer;
 GRANT SELECT ON churndb.run_partitions, churndb.history_archive TO churn_auditor;
 GRANT USAGE ON SCHEMA churndb_archive TO churn_auditor;
-ALTER DEFAULT PRIVILEGES IN SCHEMA churndb_archive GRANT SELECT ON TABLES TO churn_auditor;
+"""
+
+# Frozen copy of sql/views/v_run_progress.sql as installed by this revision.
+RUN_PROGRESS = r"""
+SELECT r.run_id, r.status, r.executor, r.is_shadow, r.model_version, r.started_at, r.finished_at,
+       r.partitions AS partitions_planned,
+       count(p.partition_no) FILTER (WHERE p.status = 'done') AS partitions_done,
+       coalesce(sum(p.attempts - 1) FILTER (WHERE p.attempts > 1), 0) AS partition_retries,
+       coalesce(r.customers_scored, sum(p.customers)) AS customers_scored,
+       r.error
+FROM churndb.scoring_runs r
+LEFT JOIN churndb.run_partitions p ON p.run_id = r.run_id
+GROUP BY r.run_id
 """
 
 DOWNGRADE = r"""
+DROP VIEW churndb.v_run_progress;
 DROP TABLE churndb.history_archive;
 DROP SCHEMA churndb_archive;
 DROP FUNCTION churndb.drop_run_staging(bigint);
@@ -119,6 +135,8 @@ ALTER TABLE churndb.scoring_runs DROP COLUMN partitions, DROP COLUMN executor;
 
 def upgrade() -> None:
     op.execute(UPGRADE)
+    op.execute(f"CREATE VIEW churndb.v_run_progress AS\n{RUN_PROGRESS}")
+    op.execute("GRANT SELECT ON churndb.v_run_progress TO churn_auditor, churn_bi")
 
 
 def downgrade() -> None:

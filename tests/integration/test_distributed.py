@@ -89,6 +89,9 @@ def test_killed_worker_partition_is_retried_without_duplicates(cli, cli_process,
     attempts = trained_conn.execute("SELECT partition_no, attempts FROM run_partitions WHERE run_id = %s "
                                     "AND attempts > 1", (run_id,)).fetchall()
     assert attempts, "no partition was tried twice: the worker was not killed mid-slice"
+    progress = trained_conn.execute("SELECT status, executor, partitions_planned, partitions_done, partition_retries, "
+                                    "customers_scored FROM v_run_progress WHERE run_id = %s", (run_id,)).fetchone()
+    assert progress == ("succeeded", "dask", 6, 6, sum(a - 1 for _, a in attempts), TRAINED_ROWS)
     history, _ = _published(trained_conn, run_id)
     local = run_score(cli)
     assert _published(trained_conn, local["run_id"])[0] == history
@@ -142,3 +145,26 @@ def test_scheduler_without_dask_executor_is_refused(cli, trained_conn):
     res = cli("score", "--scheduler", "tcp://127.0.0.1:8786")
     assert res.code != 0 and "--executor dask" in res.err
     assert _one(trained_conn, "SELECT count(*) FROM scoring_runs") == 0
+
+
+def test_killed_coordinator_leaves_nothing_and_the_next_run_cleans_up(cli, cli_process, trained_conn):
+    proc = cli_process("score", "--executor", "dask", "--workers", "2", "--partitions", "8")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if _one(trained_conn, "SELECT count(*) FROM run_partitions WHERE status = 'done'"):
+            break  # some slices are committed in staging, the run is not published
+        time.sleep(0.01)
+    proc.kill()
+    out, err = proc.communicate()
+    assert _one(trained_conn, "SELECT count(*) FROM run_partitions WHERE status = 'done'"), (out, err)
+    assert _one(trained_conn, "SELECT count(*) FROM score_history") == 0
+    assert _one(trained_conn, "SELECT count(*) FROM retention_targets") == 0
+    for _ in range(200):  # the orphaned workers notice their nanny's parent is gone and stop
+        if not _one(trained_conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE "
+                                  "'churndb-score%%'"):
+            break
+        time.sleep(0.1)
+    after = run_score(cli)
+    assert after["abandoned_runs_failed"] == [1]
+    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert _one(trained_conn, "SELECT count(*) FROM score_history") == TRAINED_ROWS
