@@ -88,8 +88,8 @@ def run(url: str, control: psycopg.Connection, run: scoring.RunSpec, stages: sco
         scheduler: str | None = None, partitions: int | None = None, workers: int | None = None,
         partition_rows: int = DEFAULT_PARTITION_ROWS) -> scoring.Tally:
     """Score ``run`` on a Dask cluster and publish it; returns the run's tally."""
-    if partitions is not None and partitions < 1:
-        raise ChurnDBError("--partitions must be at least 1")
+    if (partitions is not None and partitions < 1) or (workers is not None and workers < 1):
+        raise ChurnDBError("--partitions and --workers must be at least 1")
     workers = workers or threads()
     holder = db.connect(url, application="churndb-score-snapshot")
     holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -117,7 +117,7 @@ def run(url: str, control: psycopg.Connection, run: scoring.RunSpec, stages: sco
             with progress.bar(total, f"scoring run {run.run_id} on {len(slices)} partitions",
                               unit="customers") as bar:
                 for future in as_completed(futures):
-                    part = future.result()
+                    part = _result(future)
                     tally.add_json(part)
                     stages.merge(part["stage_seconds"])
                     bar.update(part["customers"])
@@ -130,6 +130,19 @@ def run(url: str, control: psycopg.Connection, run: scoring.RunSpec, stages: sco
             cluster.close()
         holder.close()
     return tally
+
+
+def _result(future) -> dict:
+    """A slice's tally; a slice that failed on the cluster (its workers died every time, or the scheduler
+    went away) becomes one line naming it."""
+    try:
+        return future.result()
+    except ChurnDBError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Dask raises its own types (KilledWorker, CommClosedError, ...)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ChurnDBError(f"Dask task {future.key} failed ({type(exc).__name__}: {text[:300]}); "
+                           "nothing was published") from None
 
 
 def _publish(url: str, run: scoring.RunSpec, tally: scoring.Tally, stages: scoring.Stages, expected: int) -> None:

@@ -168,3 +168,20 @@ def test_killed_coordinator_leaves_nothing_and_the_next_run_cleans_up(cli, cli_p
     assert after["abandoned_runs_failed"] == [1]
     assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
     assert _one(trained_conn, "SELECT count(*) FROM score_history") == TRAINED_ROWS
+
+
+def test_workers_verify_the_model_with_their_own_key(cli, trained_conn):
+    """An existing cluster (given by --scheduler) whose workers hold another signing key refuses the model:
+    the run fails in one line and publishes nothing."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env={"CHURNDB_SIGNING_KEY": "not-the-key-the-model-was-signed-with"}) as cluster:
+        res = cli("score", "--executor", "dask", "--scheduler", cluster.scheduler_address, "--partitions", "2")
+        attempts = _one(trained_conn, "SELECT sum(attempts) FROM run_partitions")
+    assert res.code == 1
+    assert res.err.strip().count("\n") == 0 and "signature" in res.err, res.err
+    assert attempts >= 1  # the workers did try, and refused
+    assert trained_conn.execute("SELECT status FROM scoring_runs").fetchall() == [("failed",)]
+    assert _one(trained_conn, "SELECT count(*) FROM score_history") == 0
+    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
