@@ -48,6 +48,7 @@ def test_kill_train_leaves_the_registry_whole(cli_process, trained_conn, cli, at
 def test_kill_retrain_leaves_one_champion_and_consistent_targets(cli_process, trained_conn, cli, at):
     run_score(cli)
     killed = _kill_after(cli_process("jobs", "run", "retrain"), at)
+    killed_at = _one(trained_conn, "SELECT clock_timestamp()")
     _settle(trained_conn)
     assert _one(trained_conn, "SELECT count(*) FROM model_versions WHERE status = 'champion'") == 1
     # Targets all come from one published run, and that run succeeded.
@@ -57,11 +58,14 @@ def test_kill_retrain_leaves_one_champion_and_consistent_targets(cli_process, tr
     res = cli("jobs", "run", "retrain", "--json")
     assert res.code == 0, res.err
     assert res.json["status"] in ("promoted", "kept")
-    statuses = [r[0] for r in trained_conn.execute("SELECT status FROM job_runs WHERE job = 'retrain' "
-                                                   "ORDER BY started_at").fetchall()]
+    rows = trained_conn.execute("SELECT status, finished_at FROM job_runs WHERE job = 'retrain' "
+                                "ORDER BY started_at").fetchall()
+    statuses = [r[0] for r in rows]
     assert statuses[-1] == "succeeded" and "running" not in statuses
     if killed and len(statuses) > 1:
-        assert statuses[0] == "failed"  # the killed invocation, recorded by the next one
+        # The killed invocation is recorded failed by the next one -- unless the kill landed while the
+        # process was exiting, after the job had already committed its success.
+        assert statuses[0] == "failed" or rows[0][1] <= killed_at, rows
 
 
 def test_statement_timeout_is_one_clear_line(cli, trained_db_url, trained_conn, monkeypatch):
