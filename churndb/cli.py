@@ -177,7 +177,8 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     result = score(_url(), settings, model=model, as_of=parse_date(args.as_of) if args.as_of else None,
                    shadow=args.shadow is not None, campaign=args.campaign, chunk_rows=args.chunk_rows,
                    reasons=not args.no_reasons, executor=executor, scheduler=scheduler,
-                   partitions=args.partitions, workers=args.workers)
+                   partitions=_int_setting(args.partitions, configured, "partitions"),
+                   workers=_int_setting(args.workers, configured, "workers"))
     seg = result["segments"]
     say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers scored with model "
               f"{result['model_version']} in {result['seconds']:.1f}s"
@@ -189,6 +190,16 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     if result["abandoned_runs_failed"]:
         say(args, f"  marked abandoned runs failed: {result['abandoned_runs_failed']}")
     return result
+
+
+def _int_setting(given: int | None, section: dict, name: str) -> int | None:
+    """A command-line value, else the config file's, which must be a whole number."""
+    if given is not None or section.get(name) is None:
+        return given
+    value = section[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ChurnDBError(f"config [score] {name} = {value!r} is not a whole number")
+    return value
 
 
 @command("export")

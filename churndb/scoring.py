@@ -248,8 +248,9 @@ class Tally:
             self.features[column] = self.features.get(column, 0) + np.asarray(c, dtype=np.int64)
 
     def summary(self) -> dict:
-        return {"score_bands": self.score_bands.tolist(),
-                "features": {k: np.asarray(v).tolist() for k, v in self.features.items()}}
+        """What the run row keeps (``scoring_runs.summary``): the score and input histograms."""
+        whole = self.to_json()
+        return {"score_bands": whole["score_bands"], "features": whole["features"]}
 
     def segments(self, policy: Policy) -> dict:
         return {b.risk_category.lower(): int(self.categories.get(b.risk_category.lower(), 0)) for b in policy.bands}

@@ -185,3 +185,14 @@ def test_workers_verify_the_model_with_their_own_key(cli, trained_conn):
     assert trained_conn.execute("SELECT status FROM scoring_runs").fetchall() == [("failed",)]
     assert _one(trained_conn, "SELECT count(*) FROM score_history") == 0
     assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+
+
+def test_the_config_file_can_make_dask_the_executor(cli, trained_conn, tmp_path, monkeypatch):
+    config = tmp_path / "churndb.toml"
+    config.write_text('[score]\nexecutor = "dask"\nworkers = 2\npartitions = 3\n')
+    monkeypatch.setenv("CHURNDB_CONFIG", str(config))
+    out = run_score(cli, "--no-reasons")
+    assert (out["executor"], out["partitions"], out["customers_scored"]) == ("dask", 3, TRAINED_ROWS)
+    config.write_text('[score]\nexecutor = "dask"\nworkers = "two"\n')
+    res = cli("score")
+    assert res.code == 1 and "workers" in res.err and res.err.strip().count("\n") == 0
