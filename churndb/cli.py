@@ -413,6 +413,12 @@ def _database_problem(exc: Exception) -> str | None:
     return None
 
 
+def one_line(text: str) -> str:
+    """An error message as exactly one line: messages quote user data (file names, header cells), and a
+    vertical tab or a line separator in them must not break the line; such characters are shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     progress.configure(not args.json)
@@ -425,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     except ChurnDBError as exc:
         if args.debug:
             raise
-        print(f"churndb {args.command}: error: {exc}", file=sys.stderr)
+        print(f"churndb {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"churndb {args.command}: interrupted", file=sys.stderr)

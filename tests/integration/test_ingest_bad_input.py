@@ -136,3 +136,12 @@ def test_bom_and_crlf_and_extra_columns(cli, conn, write_csv):
 def test_bad_usage_exits_2(cli):
     assert cli("ingest").code == 2
     assert cli("frobnicate").code == 2
+
+
+def test_control_characters_in_a_header_stay_on_one_line(cli, db_url, write_csv):
+    """Found by hypothesis: a header of b'\\x01\\x0b\\x01' was echoed raw, and a vertical tab splits the line."""
+    for blob in (b"\x01\x0b\x01", b"a\x0cb,c\x1cd\n1,2\n", "x\u2028y\n1\n".encode()):
+        res = cli("ingest", write_csv(blob), "--as-of", "2026-01-31")
+        assert res.code == 1
+        assert len(res.err.strip().splitlines()) == 1, res.err
+        assert "missing required column" in res.err
