@@ -23,11 +23,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from churndb.ensemble import base_learners
-from churndb.metrics import expected_calibration_error
-from churndb.sample import generate, true_churn_probability
-from churndb.training import LABEL, TrainingSet, TrainingSpec, evaluate, fit
-from churndb import telecom
+from churndb.model.ensemble import base_learners
+from churndb.model.metrics import expected_calibration_error
+from churndb.model.sample import generate, true_churn_probability
+from churndb.training.fit import evaluate, fit
+from churndb.training.spec import LABEL, TrainingSet, TrainingSpec
+from churndb.model import telecom
 
 
 def main() -> None:
@@ -52,13 +53,13 @@ def main() -> None:
 
     # sklearn's own StackingClassifier, same learners and threads, on the same training rows.
     train_rows = frame.sample(frac=1 - spec.test_size, random_state=args.seed)
-    matrix = model.named_steps["features"].transform(train_rows)
+    matrix = model.matrix(train_rows)
     plain = StackingClassifier(base_learners(spec.hyperparameters, spec.seed), final_estimator=LogisticRegression(max_iter=1000),
                                cv=StratifiedKFold(5, shuffle=True, random_state=spec.seed), stack_method="predict_proba")
     t0 = time.perf_counter()
     plain.fit(matrix, train_rows[LABEL].to_numpy())
     plain_seconds = time.perf_counter() - t0
-    plain_p = plain.predict_proba(model.named_steps["features"].transform(independent))[:, 1]
+    plain_p = plain.predict_proba(model.matrix(independent))[:, 1]
 
     gap_oracle = oracle_auc - independent_metrics["auc"]
     gap_reported = abs(metrics["auc"] - independent_metrics["auc"])

@@ -39,12 +39,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from score_bench import KEY, SCORE_DATE, TRAIN_DATE, admin_url, own_peak_mb, with_db  # noqa: E402
 
-from churndb import db, migrate, registry  # noqa: E402
-from churndb.config import Settings  # noqa: E402
-from churndb.ingest import ingest_snapshot  # noqa: E402
-from churndb.sample import write_sample  # noqa: E402
-from churndb.trainer import train  # noqa: E402
-from churndb.training import TrainingSpec  # noqa: E402
+from churndb.store import db, migrate, registry  # noqa: E402
+from churndb.base.config import Settings  # noqa: E402
+from churndb.ingest.snapshot import ingest_snapshot  # noqa: E402
+from churndb.model.sample import write_sample  # noqa: E402
+from churndb.training.candidate import train  # noqa: E402
+from churndb.training.spec import TrainingSpec  # noqa: E402
 
 BASE_ROWS = 1_000_000
 ID_STRIDE = 10_000_000
@@ -99,7 +99,7 @@ def run_variant(variant: str, url: str, home: Path, workers: int) -> dict:
 
 
 def variant(name: str, url: str, workers: int) -> dict:
-    from churndb.scoring import score
+    from churndb.scoring.coordinator import ScoreOptions, score
 
     settings = Settings(database_url=url, home=Path(tempfile.gettempdir()), signing_key=KEY)
     reasons = name.endswith("+r")
@@ -111,7 +111,8 @@ def variant(name: str, url: str, workers: int) -> dict:
 
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
-            out = score(url, settings, reasons=reasons, executor="dask", scheduler=cluster.scheduler_address)
+            out = score(url, settings, reasons=reasons,
+                        options=ScoreOptions(executor="dask", scheduler=cluster.scheduler_address))
             out["worker_peak_mb"] = sorted(round(v) for v in client.run(own_peak_mb).values())
     out["peak_mb"] = round(own_peak_mb())
     with psycopg.connect(url) as conn:

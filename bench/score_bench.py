@@ -38,14 +38,14 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from churndb import db, migrate, registry  # noqa: E402
-from churndb.config import Settings  # noqa: E402
-from churndb.ingest import ingest_snapshot  # noqa: E402
-from churndb.policy import policy_in_force  # noqa: E402
-from churndb.sample import write_sample  # noqa: E402
-from churndb.signing import signing_key  # noqa: E402
-from churndb.trainer import train  # noqa: E402
-from churndb.training import TrainingSpec  # noqa: E402
+from churndb.store import db, migrate, registry  # noqa: E402
+from churndb.base.config import Settings  # noqa: E402
+from churndb.ingest.snapshot import ingest_snapshot  # noqa: E402
+from churndb.store.segment_policy import policy_in_force  # noqa: E402
+from churndb.model.sample import write_sample  # noqa: E402
+from churndb.store.signing import signing_key  # noqa: E402
+from churndb.training.candidate import train  # noqa: E402
+from churndb.training.spec import TrainingSpec  # noqa: E402
 
 KEY = "bench-signing-key"
 TRAIN_DATE, SCORE_DATE = dt.date(2026, 6, 30), dt.date(2026, 9, 30)
@@ -86,7 +86,7 @@ def own_peak_mb() -> float:
 
 def variant_a(url: str, reasons: bool = True) -> dict:
     """churndb's own scoring run, exactly what `churndb score` calls."""
-    from churndb.scoring import score
+    from churndb.scoring.coordinator import score
 
     settings = Settings(database_url=url, home=Path(tempfile.gettempdir()), signing_key=KEY)
     out = score(url, settings, reasons=reasons)
@@ -136,10 +136,9 @@ def variant_c(url: str) -> dict:
         copy_out = time.perf_counter() - t0
         buf.seek(0)
         frame = pd.read_csv(buf)
-        matrix = model.named_steps["features"].transform(frame)
-        stack = model.named_steps["stack"]
+        matrix = model.matrix(frame)
         t0 = time.perf_counter()
-        probs = [est.predict_proba(matrix)[:, 1] for est in stack.estimators_]
+        probs = [model.member(name).predict_proba(matrix)[:, 1] for name in model.member_names]
         predict = time.perf_counter() - t0
         # The same result rows churndb writes to score_history, into a table with the same indexes.
         policy = policy_in_force(conn)

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from score_bench import KEY, admin_url, prepare  # noqa: E402
 
-from churndb.config import Settings  # noqa: E402
-from churndb.scoring import score  # noqa: E402
+from churndb.base.config import Settings  # noqa: E402
+from churndb.scoring.coordinator import score  # noqa: E402
 
 QUERIES = {
     "v_risk_segments": "SELECT * FROM churndb.v_risk_segments",

@@ -7,7 +7,7 @@ __all__ = ["ChurnScorer"]
 def __getattr__(name: str):
     # Lazy: `import churndb` stays cheap for the CLI; the scorer pulls in the ML stack.
     if name == "ChurnScorer":
-        from .scorer import ChurnScorer
+        from .api import ChurnScorer
 
         return ChurnScorer
     raise AttributeError(name)

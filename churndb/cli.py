@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import progress
-from .config import load_settings
-from .errors import ChurnDBError
+from .base import progress
+from .base.config import load_settings
+from .base.dates import parse_date
+from .base.errors import ChurnDBError, UsageError
+from .base.text import first_line, one_line
 
 Handler = Callable[[argparse.Namespace], dict[str, Any]]
 COMMANDS: dict[str, Handler] = {}
@@ -32,7 +34,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 
 def _url() -> str:
-    from .db import database_url
+    from .store.db import database_url
 
     return database_url(load_settings())
 
@@ -46,7 +48,7 @@ def say(args: argparse.Namespace, text: str) -> None:
 # --------------------------------------------------------------------------- commands
 @command("init")
 def cmd_init(args: argparse.Namespace) -> dict[str, Any]:
-    from . import migrate
+    from .store import migrate
 
     revision = migrate.upgrade(_url())
     say(args, f"schema at revision {revision}")
@@ -55,7 +57,7 @@ def cmd_init(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("sample")
 def cmd_sample(args: argparse.Namespace) -> dict[str, Any]:
-    from .sample import write_sample
+    from .model.sample import write_sample
 
     if args.rows < 1:
         raise ChurnDBError("--rows must be at least 1")
@@ -71,10 +73,10 @@ def cmd_sample(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("ingest")
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
-    from .ingest import ingest_snapshot, parse_date
+    from .ingest.snapshot import ingest_snapshot
 
     if args.table is not None:
-        from .ingest_table import ingest_table
+        from .ingest.table import ingest_table
 
         if not args.id_column:
             raise ChurnDBError("ingest --table needs --id-column (the customer key column of the file)")
@@ -98,9 +100,9 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("train")
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from .ingest import parse_date
-    from .trainer import PromotionRule, describe, train
-    from .training import TrainingSpec
+    from .training.candidate import describe, train
+    from .training.promotion import PromotionRule
+    from .training.spec import TrainingSpec
 
     spec = TrainingSpec(seed=args.seed, test_size=args.test_size, threshold=args.threshold,
                         lead_days=args.lead_days, horizon_days=args.horizon_days,
@@ -114,8 +116,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         if args.sample < 100:
             raise ChurnDBError("--sample must be at least 100 rows")
         spec.sample = args.sample
-    rule = PromotionRule(auc_tolerance=args.auc_tolerance, brier_tolerance=args.brier_tolerance)
-    result = train(_url(), load_settings(), spec, promote_if_better=args.promote_if_better, rule=rule)
+    settings = load_settings()
+    rule = PromotionRule.from_settings(settings, args.auc_tolerance, args.brier_tolerance)
+    result = train(_url(), settings, spec, promote_if_better=args.promote_if_better, rule=rule)
     for line in describe(result):
         say(args, line)
     return result
@@ -125,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from . import db, registry
+    from .store import db, registry
 
     url = _url()
     if args.action == "list":
@@ -160,25 +163,21 @@ def _version(args: argparse.Namespace) -> int:
 
 @command("score")
 def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
-    from .ingest import parse_date
-    from .scoring import score
+    from .scoring.coordinator import ScoreOptions, score
 
     if args.shadow is not None and args.model:
         raise ChurnDBError("use either --model V (publish with V) or --shadow V (score V alongside, unpublished)")
     model = args.shadow if args.shadow is not None else (args.model or "champion")
     settings = load_settings()
-    configured = settings.section("score")
-    executor = args.executor or configured.get("executor", "local")
-    scheduler = args.scheduler or configured.get("scheduler")
-    if scheduler and executor != "dask":
+    options = ScoreOptions.from_settings(settings, chunk_rows=args.chunk_rows, executor=args.executor,
+                                         scheduler=args.scheduler, workers=args.workers, partitions=args.partitions)
+    if options.scheduler and options.executor != "dask":
         raise ChurnDBError("--scheduler is the address of a Dask scheduler: use it with --executor dask")
-    if executor == "local" and (args.workers or args.partitions):
+    if options.executor == "local" and (args.workers or args.partitions):
         raise ChurnDBError("--workers and --partitions apply to --executor dask")
     result = score(_url(), settings, model=model, as_of=parse_date(args.as_of) if args.as_of else None,
-                   shadow=args.shadow is not None, campaign=args.campaign, chunk_rows=args.chunk_rows,
-                   reasons=not args.no_reasons, executor=executor, scheduler=scheduler,
-                   partitions=_int_setting(args.partitions, configured, "partitions"),
-                   workers=_int_setting(args.workers, configured, "workers"))
+                   shadow=args.shadow is not None, campaign=args.campaign, reasons=not args.no_reasons,
+                   options=options)
     seg = result["segments"]
     say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers scored with model "
               f"{result['model_version']} in {result['seconds']:.1f}s"
@@ -192,20 +191,10 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-def _int_setting(given: int | None, section: dict, name: str) -> int | None:
-    """A command-line value, else the config file's, which must be a whole number."""
-    if given is not None or section.get(name) is None:
-        return given
-    value = section[name]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ChurnDBError(f"config [score] {name} = {value!r} is not a whole number")
-    return value
-
-
 @command("export")
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
-    from . import db
-    from .report import export, latest_run
+    from .ops.exports import export, latest_run
+    from .store import db
 
     with db.connect(_url()) as conn:
         run = latest_run(conn)
@@ -216,7 +205,7 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("report")
 def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
-    from .report import metrics_text, write_report
+    from .ops.report import metrics_text, write_report
 
     result = write_report(_url(), Path(args.out))
     say(args, metrics_text(result["metrics"]))
@@ -226,7 +215,7 @@ def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("monitor")
 def cmd_monitor(args: argparse.Namespace) -> dict[str, Any]:
-    from .monitor import monitor
+    from .ops.monitor import monitor
 
     result = monitor(_url(), load_settings())
     for a in result["alerts"]:
@@ -239,8 +228,7 @@ def cmd_monitor(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("outcomes")
 def cmd_outcomes(args: argparse.Namespace) -> dict[str, Any]:
-    from .ingest import parse_date
-    from .outcomes import load_outcomes
+    from .ingest.outcomes import load_outcomes
 
     result = load_outcomes(_url(), Path(args.file), parse_date(args.as_of) if args.as_of else None)
     say(args, f"batch {result.batch_id}: {result.rows_in:,} outcome rows in, {result.rows_loaded:,} loaded, "
@@ -248,22 +236,16 @@ def cmd_outcomes(args: argparse.Namespace) -> dict[str, Any]:
     return result.as_dict()
 
 
-def _jobs_module(name: str):
-    """The application layer (jobs/) is loaded here, at the command line, never by the library."""
-    import importlib
-
-    return importlib.import_module(f"jobs.{name}")
-
-
 @command("jobs")
 def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
-    from .ingest import parse_date
+    # The scheduled jobs (jobs/) sit above the library: the command line is the one module of churndb
+    # that imports them.
+    from jobs import catalog
 
-    jobs = _jobs_module("registry")
-    if args.name not in jobs.JOBS:
-        raise ChurnDBError(f"unknown job {args.name!r}: jobs are {', '.join(jobs.JOBS)}")
+    if args.name not in catalog.JOBS:
+        raise ChurnDBError(f"unknown job {args.name!r}: jobs are {', '.join(catalog.JOBS)}")
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
-    result = jobs.run_now(args.name, _url(), load_settings(), log=log,
+    result = catalog.run_now(args.name, _url(), load_settings(), log=log,
                           start=parse_date(args.start) if args.start else None,
                           end=parse_date(args.end) if args.end else None)
     say(args, f"job {args.name}: {result['status']}" + (f" — {result['message']}" if result.get("message") else ""))
@@ -272,7 +254,7 @@ def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("history")
 def cmd_history(args: argparse.Namespace) -> dict[str, Any]:
-    from .history import maintain
+    from .ops.history import maintain
 
     result = maintain(_url(), load_settings(), months_ahead=args.months_ahead, retain_months=args.retain_months)
     say(args, f"score_history: {len(result['partitions'])} monthly partitions"
@@ -284,13 +266,14 @@ def cmd_history(args: argparse.Namespace) -> dict[str, Any]:
 
 @command("scheduler")
 def cmd_scheduler(args: argparse.Namespace) -> dict[str, Any]:
-    scheduler = _jobs_module("scheduler")
+    from jobs import scheduler
+
     return scheduler.serve(_url(), load_settings(), log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 @command("status")
 def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
-    from .status import status
+    from .ops.status import status
 
     info = status(_url())
     for line in info.pop("_lines"):
@@ -343,8 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--promote-if-better", action="store_true",
                    help="promote if not worse than the champion on the same hold-out (AUC and Brier)")
-    p.add_argument("--auc-tolerance", type=float, default=0.005)
-    p.add_argument("--brier-tolerance", type=float, default=0.002)
+    p.add_argument("--auc-tolerance", type=float, help="AUC the candidate may lose (default 0.005, [retrain])")
+    p.add_argument("--brier-tolerance", type=float, help="Brier the candidate may gain (default 0.002, [retrain])")
 
     p = sub.add_parser("models", parents=[common], help="the model registry: list, show, promote, rollback")
     p.add_argument("action", choices=["list", "show", "promote", "rollback"])
@@ -357,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="use each customer's latest snapshot on or before this date")
     p.add_argument("--campaign", help="campaign id for control-group assignment (default: calendar quarter)")
     p.add_argument("--no-reasons", action="store_true", help="skip reason codes (TreeSHAP) for this run")
-    p.add_argument("--chunk-rows", type=int, default=100_000, help=argparse.SUPPRESS)
+    p.add_argument("--chunk-rows", type=int, help=argparse.SUPPRESS)
     p.add_argument("--executor", choices=["local", "dask"],
                    help="local (default): this process; dask: partitions scored by Dask workers")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -367,7 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="key-range partitions (default: one per 250,000 customers, at least 2 per worker)")
 
     p = sub.add_parser("export", parents=[common], help="CRM-ready CSV of the latest published run")
-    p.add_argument("--segment", required=True, choices=["critical", "high", "medium", "low", "all"])
+    p.add_argument("--segment", required=True,
+                   help="a segment of the run's policy (critical, high, medium, low by default) or all")
     p.add_argument("--out", required=True)
 
     p = sub.add_parser("report", parents=[common], help="deployment metrics and exports of the latest run")
@@ -404,19 +388,12 @@ def _database_problem(exc: Exception) -> str | None:
     import psycopg
     import sqlalchemy.exc
 
-    from .db import redact
+    from .store.db import redact
 
     inner = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None else exc
     if isinstance(inner, psycopg.Error):
-        text = str(inner).strip().splitlines()
-        return "database error: " + redact(text[0] if text else type(inner).__name__)
+        return "database error: " + redact(first_line(inner))
     return None
-
-
-def one_line(text: str) -> str:
-    """An error message as exactly one line: messages quote user data (file names, header cells), and a
-    vertical tab or a line separator in them must not break the line; such characters are shown escaped."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -432,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"churndb {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         print(f"churndb {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -444,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"churndb {args.command}: error: {database_problem}", file=sys.stderr)
             return 1
         # Anything else is a bug: still one line, the traceback behind --debug.
-        print(f"churndb {args.command}: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+        print(f"churndb {args.command}: internal error: {type(exc).__name__}: {one_line(first_line(exc)) if str(exc).strip() else ''} "
               "(rerun with --debug for the traceback)", file=sys.stderr)
         return 1
     if args.json:

@@ -6,17 +6,17 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-from . import migrate
-from .config import load_settings
-from .db import database_url
-from .ingest import ingest_snapshot
-from .sample import write_sample
-from .monitor import monitor
-from .report import metrics_text, write_report
-from .scoring import score
-from .status import status
-from .trainer import describe, train
-from .training import TrainingSpec
+from .base.config import load_settings
+from .ingest.snapshot import ingest_snapshot
+from .model.sample import write_sample
+from .ops.monitor import monitor
+from .ops.report import metrics_text, write_report
+from .ops.status import status
+from .scoring.coordinator import score
+from .store import migrate
+from .store.db import database_url
+from .training.candidate import describe, train
+from .training.spec import TrainingSpec
 
 DEMO_ROWS = 25_000
 

@@ -1,7 +1,7 @@
 """Weekly job: drift, segment shifts, matured performance, projected ROI; alerts."""
 
-from churndb.config import Settings
-from churndb.monitor import monitor
+from churndb.base.config import Settings
+from churndb.ops.monitor import monitor
 
 
 def run(url: str, settings: Settings) -> dict:

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from churndb.config import Settings
-from churndb.outcomes import load_outcomes
+from churndb.base.config import Settings
+from churndb.ingest.outcomes import load_outcomes
 
 
 def run(url: str, settings: Settings) -> dict:

@@ -15,27 +15,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from churndb import db, registry
-from churndb.config import Settings
-from churndb.monitor import monitor
-from churndb.scoring import score
-from churndb.sqlfiles import query
-from churndb.trainer import PromotionRule, train, validate
-from churndb.training import TrainingSpec
+from churndb.base.config import Settings
+from churndb.ops.monitor import monitor
+from churndb.scoring.coordinator import score
+from churndb.store import db, registry
+from churndb.training.candidate import train
+from churndb.training.dataset import snapshot_date_range
+from churndb.training.promotion import PromotionRule, validate
+from churndb.training.spec import TrainingSpec
 
 
 def default_window(url: str) -> tuple[dt.date | None, dt.date | None]:
-    with db.connect(url) as conn:
-        _, latest = conn.execute(query("snapshot_date_range")).fetchone()
+    _, latest = snapshot_date_range(url)
     if latest is None:
         return None, None
     return latest - dt.timedelta(days=91), latest
 
 
 def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date | None = None) -> dict:
-    section = settings.section("retrain")
-    rule = PromotionRule(auc_tolerance=float(section.get("auc_tolerance", 0.005)),
-                         brier_tolerance=float(section.get("brier_tolerance", 0.002)))
+    rule = PromotionRule.from_settings(settings)
     if start is None and end is None:
         start, end = default_window(url)
     steps = []
@@ -43,7 +41,7 @@ def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date
     candidate = trained["model_version"]
     steps.append({"step": "train", "model_version": candidate, "metrics": trained["metrics"]})
     with db.connect(url) as conn:
-        has_champion = conn.execute(query("champion_version")).fetchone() is not None
+        has_champion = registry.champion_version(conn) is not None
     if has_champion:
         shadow = score(url, settings, model=candidate, shadow=True, reasons=False)
         steps.append({"step": "shadow_score", "run_id": shadow["run_id"]})

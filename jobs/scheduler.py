@@ -23,10 +23,11 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from churndb.config import Settings
-from churndb.errors import ChurnDBError
+from churndb.base.config import Settings
+from churndb.base.errors import ChurnDBError
+from churndb.base.text import first_line
 
-from .registry import JOBS, run_now
+from .catalog import JOBS, run_now
 
 DEFAULT_SCHEDULES = {
     "ingest_feed": "0 1 * * *",
@@ -78,7 +79,7 @@ def serve(url: str, settings: Settings, log: Callable[[str], None]) -> dict:
             log(f"job {name}: {result['status']}" + (f" ({result.get('message')})" if status == "skipped" else ""))
         except Exception as exc:  # recorded in job_runs by the runner; the scheduler goes on
             status = "failed"
-            log(f"job {name}: failed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            log(f"job {name}: failed: {first_line(exc)}")
         with lock:
             runs[status] += 1
 

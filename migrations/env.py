@@ -13,10 +13,10 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 def _url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        from churndb.db import database_url
+        from churndb.store.db import database_url
 
         url = database_url()
-    from churndb.db import sqlalchemy_url
+    from churndb.store.db import sqlalchemy_url
 
     return sqlalchemy_url(url)
 

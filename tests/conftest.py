@@ -25,7 +25,7 @@ def _admin_url() -> tuple[str, object | None]:
     url = os.environ.get("CHURNDB_TEST_DATABASE_URL")
     if url:
         return url, None
-    from churndb.db import throwaway_server
+    from churndb.store.db import throwaway_server
 
     return throwaway_server("churndb-test-pg-")
 
@@ -84,7 +84,7 @@ def drop_database(admin_url: str, name: str) -> None:
 
 @pytest.fixture(scope="session")
 def template_db(pg_admin_url):
-    from churndb import migrate
+    from churndb.store import migrate
 
     name, url = create_database(pg_admin_url)
     migrate.upgrade(url)
@@ -122,12 +122,12 @@ TRAINED_ROWS = 5_000
 @pytest.fixture(scope="session")
 def trained_template(pg_admin_url, template_db, tmp_path_factory):
     """A database with a 5,000-customer labelled snapshot and champion model 1 (trained once per session)."""
-    from churndb import db, registry
-    from churndb.config import Settings
-    from churndb.ingest import ingest_snapshot
-    from churndb.sample import write_sample
-    from churndb.trainer import train
-    from churndb.training import TrainingSpec
+    from churndb.store import db, registry
+    from churndb.base.config import Settings
+    from churndb.ingest.snapshot import ingest_snapshot
+    from churndb.model.sample import write_sample
+    from churndb.training.candidate import train
+    from churndb.training.spec import TrainingSpec
 
     name, url = create_database(pg_admin_url, template=template_db)
     path = tmp_path_factory.mktemp("trained") / "customers.csv"
@@ -205,7 +205,7 @@ def cli_process():
 @pytest.fixture(scope="session")
 def sample_csv(tmp_path_factory) -> Path:
     """25,000 synthetic customers (the size of the original deployment's file)."""
-    from churndb.sample import write_sample
+    from churndb.model.sample import write_sample
 
     path = tmp_path_factory.mktemp("data") / "customers.csv"
     write_sample(25_000, path, seed=7)

@@ -2,7 +2,7 @@
 
 import json
 
-from churndb import migrate
+from churndb.store import migrate
 
 
 def test_init_is_idempotent_and_reports_the_revision(cli, db_url):

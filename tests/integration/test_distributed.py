@@ -8,9 +8,10 @@ import time
 
 import psycopg
 
-from churndb import db, distributed, scoring
-from churndb.config import load_settings
-from churndb.policy import policy_in_force
+from churndb.scoring import cluster as distributed, pipeline as scoring
+from churndb.store import db
+from churndb.base.config import load_settings
+from churndb.store.segment_policy import policy_in_force
 from tests.conftest import TRAINED_ROWS, run_score
 
 HISTORY = ("SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, "

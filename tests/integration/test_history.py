@@ -5,9 +5,9 @@ import datetime as dt
 import psycopg
 import pytest
 
-from churndb.config import Settings
-from churndb.errors import ChurnDBError
-from churndb.history import maintain
+from churndb.base.config import Settings
+from churndb.base.errors import ChurnDBError
+from churndb.ops.history import maintain
 
 TODAY = dt.date(2026, 11, 29)
 MONTHS = [dt.date(2025, 6, 15), dt.date(2025, 12, 15), dt.date(2026, 6, 15), dt.date(2026, 10, 15)]

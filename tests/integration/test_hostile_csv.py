@@ -6,7 +6,7 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from churndb.sample import generate
+from churndb.model.sample import generate
 
 HEADER = ",".join(generate(1).columns)
 GOOD = generate(30, seed=99).to_csv(index=False, header=False).splitlines()

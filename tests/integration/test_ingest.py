@@ -5,7 +5,7 @@ import time
 import pandas as pd
 import psycopg
 
-from churndb.sample import generate, write_sample
+from churndb.model.sample import generate, write_sample
 
 
 def _count(conn, sql, *params):

@@ -3,7 +3,7 @@ reconciled load with each bad row quarantined and explained."""
 
 import pytest
 
-from churndb.sample import generate
+from churndb.model.sample import generate
 
 HEADER = ",".join(generate(1).columns)
 

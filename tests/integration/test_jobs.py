@@ -8,8 +8,8 @@ import sys
 import time
 
 
-from churndb.config import load_settings
-from churndb.training import TrainingSpec
+from churndb.base.config import load_settings
+from churndb.training.spec import TrainingSpec
 from tests.conftest import ROOT
 
 
@@ -100,8 +100,8 @@ def test_bad_schedule_is_a_clear_error(cli, db_url, tmp_path, monkeypatch):
 
 def test_retrain_promotes_a_better_candidate_and_rescores(cli, trained_conn, monkeypatch):
     # Make the current champion weak: a candidate trained the normal way must beat it.
-    from churndb import db, registry
-    from churndb.trainer import train
+    from churndb.store import db, registry
+    from churndb.training.candidate import train
 
     weak = TrainingSpec(seed=42)
     weak.hyperparameters = {"xgboost": {"n_estimators": 2, "max_depth": 1, "learning_rate": 0.1},

@@ -7,13 +7,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from churndb import ChurnScorer, db, registry
-from churndb.config import load_settings
-from churndb.errors import ArtifactError
-from churndb.sample import generate
-from churndb.signing import signing_key
-from churndb.trainer import train
-from churndb.training import LABEL, TrainingSpec, load_training_set, split
+from churndb import ChurnScorer
+from churndb.store import db, registry
+from churndb.base.config import load_settings
+from churndb.base.errors import ArtifactError
+from churndb.model.sample import generate
+from churndb.store.signing import signing_key
+from churndb.training.candidate import train
+from churndb.training.dataset import load_training_set
+from churndb.training.fit import split
+from churndb.training.spec import LABEL, TrainingSpec
 
 METRICS = ("auc", "accuracy", "precision", "recall", "f1", "brier", "ece")
 
@@ -56,7 +59,7 @@ def test_metrics_are_measured_on_rows_the_model_never_saw(trained_db_url):
 def test_no_label_leaks_into_features(trained_db_url):
     with db.connect(trained_db_url) as conn:
         _, model, _ = registry.load(conn, signing_key(load_settings()), 1)
-    features = model.named_steps["features"]
+    features = model.features
     names = set(features.feature_names_out_)
     assert not names & {"is_churn", LABEL, "customer_id", "as_of_date", "batch_id"}
     frame = generate(300, seed=4)

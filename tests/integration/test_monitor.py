@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churndb.sample import generate
+from churndb.model.sample import generate
 from tests.conftest import run_score
 
 

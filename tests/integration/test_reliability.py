@@ -7,7 +7,7 @@ import time
 import psycopg
 import pytest
 
-from churndb.sample import write_sample
+from churndb.model.sample import write_sample
 from tests.conftest import TRAINED_ROWS, run_score
 
 

@@ -175,7 +175,7 @@ def test_report_figures_follow_from_the_run(cli, trained_conn, tmp_path):
 
 def test_generate_report_matches_the_formula(trained_db_url):
     scorer = ChurnScorer.from_database()
-    from churndb.sample import generate
+    from churndb.model.sample import generate
 
     scored = scorer.score_batch(generate(2_000, seed=31))
     report = scorer.generate_report(scored)

@@ -1,6 +1,7 @@
 """`train --sample N`: a stratified sample drawn in the database for windows too big for one machine."""
 
-from churndb.training import LABEL, TrainingSpec, load_training_set
+from churndb.training.dataset import load_training_set
+from churndb.training.spec import LABEL, TrainingSpec
 from tests.conftest import TRAINED_ROWS
 
 

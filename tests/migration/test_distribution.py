@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from churndb import distribution, migrate
+from churndb.store import citus as distribution, migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARDED = {**distribution.DISTRIBUTED, **distribution.DISTRIBUTED_APART}

@@ -2,7 +2,7 @@
 
 import psycopg
 
-from churndb import migrate
+from churndb.store import migrate
 
 TABLES = {
     "customer_snapshots", "churn_outcomes", "ingest_batches", "rejected_rows", "model_versions",
@@ -44,10 +44,10 @@ def test_upgrade_is_idempotent_and_seeds_the_default_policy_once(empty_db_url):
 
 def test_installed_views_match_the_current_definitions(empty_db_url):
     """Each view at head is exactly sql/views/<name>.sql (compared as PostgreSQL normalises them)."""
-    from churndb.sqlfiles import SQL_DIR, view_definition
+    from churndb.store.sqlfiles import view_definition, view_names
 
     migrate.upgrade(empty_db_url)
-    names = sorted(p.stem for p in (SQL_DIR / "views").glob("*.sql"))
+    names = view_names()
     assert names
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         installed = {r[0] for r in conn.execute(

@@ -1,0 +1,3 @@
+"""Foundations every layer may use: errors, configuration, progress bars, dates and message text.
+
+Imports nothing else of churndb."""

@@ -1,0 +1,15 @@
+"""Message text: churndb's errors are one line, whatever the text they quote."""
+
+from __future__ import annotations
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def one_line(text: str) -> str:
+    """An error message as exactly one line: messages quote user data (file names, header cells), and a
+    vertical tab or a line separator in them must not break the line; such characters are shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

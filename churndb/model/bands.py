@@ -1,0 +1,83 @@
+"""Policy bands: risk score -> category, action, cost; revenue at risk.
+
+The policy itself (thresholds, actions, costs, success rate, horizon) is data, read from
+``segment_policy`` / ``segment_policy_bands`` by ``churndb.store.segment_policy`` and never written
+as constants in code.  risk_score = floor(probability x 100); a band covers min_score..max_score
+inclusive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..base.errors import ChurnDBError
+
+
+PREDICTED_CHURN_SCORE = 50  # risk score of probability 0.5, the classification threshold
+
+
+@dataclass(frozen=True)
+class Band:
+    risk_category: str
+    min_score: int
+    max_score: int
+    retention_action: str
+    intervention_cost: float
+    targeted: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    policy_version: int
+    success_rate: float
+    value_horizon_months: int
+    control_share: float
+    program_budget: float | None
+    contact_capacity: int | None
+    reason_playbooks: dict
+    bands: tuple[Band, ...]
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The policy's segment names in lower case, highest risk first (``critical``, ``high``, ...)."""
+        return tuple(b.risk_category.lower() for b in self.bands)
+
+    @property
+    def priority_categories(self) -> tuple[str, ...]:
+        """Segments of customers predicted to churn (risk score >= 50, i.e. probability >= 0.5): the
+        priority interventions of the retention guide (Critical and High under the default policy)."""
+        return tuple(b.risk_category.lower() for b in self.bands if b.min_score >= PREDICTED_CHURN_SCORE)
+
+    def band_index(self, scores: np.ndarray) -> np.ndarray:
+        """Index into ``bands`` for each risk score (bands are ordered highest first)."""
+        idx = np.full(len(scores), -1)
+        for i, band in enumerate(self.bands):
+            idx[(scores >= band.min_score) & (scores <= band.max_score) & (idx < 0)] = i
+        if (idx < 0).any():
+            missing = sorted(set(scores[idx < 0].tolist()))[:5]
+            raise ChurnDBError(f"segment policy {self.policy_version} has no band for risk score(s) {missing}")
+        return idx
+
+    def apply(self, probability: np.ndarray, monthly_charges: np.ndarray) -> pd.DataFrame:
+        """Score, category, action, cost and revenue at risk for each probability."""
+        probability = np.asarray(probability, dtype=float)
+        scores = risk_scores(probability)
+        idx = self.band_index(scores)
+        pick = lambda attr: np.array([getattr(b, attr) for b in self.bands], dtype=object)[idx]  # noqa: E731
+        return pd.DataFrame({
+            "churn_probability": probability,
+            "risk_score": scores,
+            "risk_category": pick("risk_category").astype(str),
+            "retention_action": pick("retention_action").astype(str),
+            "estimated_intervention_cost": pick("intervention_cost").astype(float),
+            "estimated_revenue_at_risk": np.round(
+                probability * np.asarray(monthly_charges, dtype=float) * self.value_horizon_months, 2),
+            "targeted": pick("targeted").astype(bool),
+        })
+
+
+def risk_scores(probability: np.ndarray) -> np.ndarray:
+    return np.clip(np.floor(np.asarray(probability, dtype=float) * 100 + 1e-9), 0, 100).astype(int)

@@ -1,0 +1,1 @@
+"""Operating a deployment: monitoring, score-history maintenance, exports, the report and status."""

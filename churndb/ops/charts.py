@@ -1,0 +1,183 @@
+"""The HTML report: one self-contained page with the plots people look at.
+
+Plots are drawn with matplotlib (Agg) and embedded as base64 PNG, so the file
+can be mailed or opened offline.  Every figure comes from the database: the
+latest published run (via the BI views), the champion's hold-out curves and
+the registry.  A short script marks the page once every chart has loaded
+(``data-charts-drawn``), which the browser test reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import psycopg  # noqa: E402
+
+from ..store.sqlfiles import statements  # noqa: E402
+
+SQL = statements(__name__)
+
+COLORS = {"Critical": "#c0392b", "High": "#e67e22", "Medium": "#f1c40f", "Low": "#27ae60"}
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _score_histogram(conn):
+    rows = conn.execute(SQL.query("score_histogram")).fetchall()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    scores = [r[0] for r in rows]
+    # Coloured by the category the run's policy assigned, not by thresholds written here.
+    ax.bar(scores, [r[2] for r in rows], width=1.0, color=[COLORS.get(r[1], "#7f8c8d") for r in rows])
+    ax.set_xlabel("risk score")
+    ax.set_ylabel("customers")
+    ax.set_title("Risk score distribution (latest run)")
+    return _png(fig)
+
+
+def _segments(segments):
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    names = [s["risk_category"] for s in segments]
+    colors = [COLORS.get(n, "#7f8c8d") for n in names]
+    a1.bar(names, [s["customers"] for s in segments], color=colors)
+    a1.set_title("Customers per segment")
+    a2.bar(names, [s["revenue_at_risk"] for s in segments], color=colors)
+    a2.set_title("Revenue at risk per segment ($)")
+    return _png(fig)
+
+
+def _waterfall(roi):
+    saved = roi.get("expected_revenue_saved") or 0.0
+    cost = roi.get("program_cost") or 0.0
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(["expected revenue saved"], [saved], color="#27ae60")
+    ax.bar(["program cost"], [-cost], bottom=[saved], color="#c0392b")
+    ax.bar(["net benefit"], [saved - cost], color="#2980b9")
+    ax.axhline(0, color="black", linewidth=0.8)
+    roi_text = "n/a" if roi.get("roi") is None else f"{roi['roi']:.2f}x"
+    ax.set_title(f"Projected program return (ROI {roi_text})")
+    return _png(fig)
+
+
+def _calibration(deciles):
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    pred = [d["predicted_rate"] for d in deciles]
+    obs = [d["observed_rate"] for d in deciles]
+    ax.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
+    ax.plot(pred, obs, "o-", color="#2980b9")
+    ax.set_xlabel("predicted churn rate")
+    ax.set_ylabel("observed churn rate")
+    ax.set_title("Calibration by score decile (hold-out)")
+    return _png(fig)
+
+
+def _roc_gains(curves):
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
+    roc = curves.get("roc", [])
+    a1.plot([p[0] for p in roc], [p[1] for p in roc], color="#8e44ad")
+    a1.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
+    a1.set_xlabel("false positive rate")
+    a1.set_ylabel("true positive rate")
+    a1.set_title("ROC (hold-out)")
+    gains = curves.get("gains", [])
+    a2.plot([p[0] for p in gains], [p[1] for p in gains], color="#16a085")
+    a2.plot([0, 1], [0, 1], "--", color="grey", linewidth=0.8)
+    a2.set_xlabel("share of customers contacted (highest risk first)")
+    a2.set_ylabel("share of churners reached")
+    a2.set_title("Cumulative gains (hold-out)")
+    return _png(fig)
+
+
+def _drift(rows):
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    runs = [str(r[0]) for r in rows]
+    ax.plot(runs, [r[2] for r in rows], "o-", color="#2c3e50", label="mean risk score")
+    ax.set_ylabel("mean risk score")
+    ax2 = ax.twinx()
+    ax2.plot(runs, [r[3] or 0 for r in rows], "s--", color="#e67e22", label="score PSI")
+    ax2.plot(runs, [r[4] or 0 for r in rows], "^--", color="#c0392b", label="max input PSI")
+    ax2.axhline(0.2, color="#c0392b", linewidth=0.6, linestyle=":")
+    ax2.set_ylabel("PSI")
+    ax.set_xlabel("run")
+    ax.set_title("Drift over runs")
+    fig.legend(loc="upper left", fontsize=7)
+    return _png(fig)
+
+
+def _models(rows):
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    rows = list(reversed(rows))
+    labels = [f"v{r[0]}\n{r[1]}" for r in rows]
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], [r[2] or 0 for r in rows], width=0.4, label="AUC", color="#2980b9")
+    ax.bar([i + 0.2 for i in x], [r[3] or 0 for r in rows], width=0.4, label="Brier", color="#95a5a6")
+    ax.set_xticks(list(x), labels, fontsize=7)
+    ax.set_title("Champion and challengers (hold-out metrics)")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def render(conn: psycopg.Connection, metrics: dict, out: Path) -> Path:
+    """Write ``report.html`` into ``out``; ``metrics`` is report.deployment_metrics() of the latest run."""
+    deciles, curves = conn.execute(SQL.query("model_curves"), {"model_version": metrics["model_version"]}).fetchone()
+    charts = [
+        ("Risk scores", _score_histogram(conn)),
+        ("Segments and revenue at risk", _segments(metrics["segments"])),
+        ("Return on the retention program", _waterfall(metrics["roi"] or {})),
+        ("Calibration", _calibration(deciles or [])),
+        ("ROC and cumulative gains", _roc_gains(curves or {})),
+        ("Drift over runs", _drift(conn.execute(SQL.query("drift_over_runs")).fetchall())),
+        ("Champion vs challengers", _models(conn.execute(SQL.query("recent_models")).fetchall())),
+    ]
+    r = metrics["roi"] or {}
+    money = lambda v: "n/a" if v is None else f"${v:,.0f}"  # noqa: E731
+    tiles = [("customers scored", f"{metrics['customers_scored']:,}"),
+             ("average risk score", f"{metrics['avg_risk_score']}"),
+             ("revenue at risk", money(metrics["revenue_at_risk"])),
+             ("program cost", money(r.get("program_cost"))),
+             ("expected revenue saved", money(r.get("expected_revenue_saved"))),
+             ("projected ROI", "n/a" if r.get("roi") is None else f"{r['roi']:.2f}x"),
+             ("model AUC (hold-out)", f"{metrics['model_metrics']['auc']:.3f}")]
+    body = "\n".join(f'<section><h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
+                     f'src="data:image/png;base64,{png}"></section>' for title, png in charts)
+    tile_html = "".join(f'<div class="tile"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}'
+                        f"</div></div>" for k, v in tiles)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>churndb — run {metrics['run_id']}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #2c3e50; max-width: 1100px; }}
+.tiles {{ display: flex; flex-wrap: wrap; gap: .8rem; margin: 1rem 0 2rem; }}
+.tile {{ background: #f4f6f7; border-radius: 6px; padding: .8rem 1rem; min-width: 130px; }}
+.tile .v {{ font-size: 1.4rem; font-weight: 600; }} .tile .k {{ font-size: .8rem; color: #7f8c8d; }}
+section {{ margin-bottom: 2rem; }} img {{ max-width: 100%; }}
+</style></head>
+<body data-charts="{len(charts)}">
+<h1>Churn scoring — run {metrics['run_id']}</h1>
+<p>Published {html.escape(metrics['published_at'])}; snapshot as of {html.escape(metrics['as_of_date'])};
+model {metrics['model_version']}, policy {metrics['policy_version']}. Every figure is computed from the run;
+model metrics are measured on {metrics['model_holdout_rows'] or 0:,} hold-out rows never used in fitting.</p>
+<div class="tiles">{tile_html}</div>
+{body}
+<script>
+window.addEventListener("load", function () {{
+  var drawn = Array.prototype.filter.call(document.images, function (i) {{ return i.complete && i.naturalWidth > 0; }});
+  document.body.setAttribute("data-charts-drawn", String(drawn.length));
+}});
+</script>
+</body></html>
+"""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,116 @@
+"""The deployment metrics of the latest published run, the report files and the HTML page.
+
+``report --out DIR`` writes the CRM exports (``ops.exports``), ``deployment_metrics.txt`` and
+``report.html`` (``ops.charts``).  Every figure is computed from the run, read from the same views
+BI reads (one definition of every number).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..base.errors import ChurnDBError
+from ..store import db
+from ..store.sqlfiles import statements
+from . import charts
+from .exports import PublishedRun, export, file_name, latest_run, segments
+
+SQL = statements(__name__)
+
+
+def deployment_metrics(conn: psycopg.Connection, run: PublishedRun) -> dict:
+    """The latest run's figures, read from the same views BI reads (one definition of every number)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        segments = cur.execute(SQL.query("latest_segments")).fetchall()
+        roi_rows = cur.execute(SQL.query("latest_roi")).fetchall()
+        model = cur.execute(SQL.query("model_metrics"), {"model_version": run.model_version}).fetchone()
+    if any(s["run_id"] != run.run_id for s in segments + roi_rows):
+        raise ChurnDBError("a newer run was published while the report was being written; run it again")
+    total = sum(s["customers"] for s in segments)
+    program = next((r for r in roi_rows if r["risk_category"] == "All"), None)
+    return {
+        "run_id": run.run_id, "model_version": run.model_version, "policy_version": run.policy_version,
+        "as_of_date": str(run.as_of_date), "published_at": run.finished_at.isoformat(),
+        "customers_scored": total,
+        "avg_risk_score": round(sum(s["avg_score"] * s["customers"] for s in segments) / total, 2) if total else None,
+        "revenue_at_risk": round(sum(s["revenue_at_risk"] for s in segments), 2),
+        "segments": segments,
+        "roi_by_category": [r for r in roi_rows if r["risk_category"] != "All"],
+        "roi": program or {},
+        "model_metrics": {k: model["metrics"].get(k) for k in ("auc", "accuracy", "precision", "recall", "f1",
+                                                               "brier", "ece")},
+        "model_holdout_rows": model["training"].get("rows_test"),
+    }
+
+
+def _fmt(value, pattern: str) -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def metrics_text(m: dict) -> str:
+    money = lambda v: f"${v:,.2f}"  # noqa: E731
+    r = m["roi"] or {"targeted": 0, "contacted": 0, "program_cost": 0.0, "expected_retained": 0.0,
+                     "expected_revenue_saved": 0.0, "net_benefit": 0.0, "roi": None, "monthly_revenue_saved": 0.0,
+                     "monthly_net_benefit": 0.0, "break_even_success_rate": None, "success_rate": None,
+                     "horizon_months": None}
+    lines = [
+        "CHURN SCORING — DEPLOYMENT METRICS",
+        f"run {m['run_id']} published {m['published_at']} (snapshot as of {m['as_of_date']}), "
+        f"model {m['model_version']}, policy {m['policy_version']}",
+        "",
+        f"Customers scored:        {m['customers_scored']:,}",
+        f"Average risk score:      {m['avg_risk_score']}",
+        f"Revenue at risk (all):   {money(m['revenue_at_risk'])}",
+        "",
+        "SEGMENTATION",
+    ]
+    for s in m["segments"]:
+        lines.append(f"  {s['risk_category']:<9} {s['customers']:>10,}  {s['share']:6.1%}  avg score {s['avg_score']:5.1f}  "
+                     f"revenue at risk {money(s['revenue_at_risk'])}")
+    lines += [
+        "",
+        f"RETENTION PROGRAM (success rate {_fmt(r['success_rate'], '{:.0%}')}, "
+        f"horizon {r['horizon_months']} months; control customers are not contacted)",
+        f"  Targeted customers:           {r['targeted']:,} ({r['targeted'] - r['contacted']:,} control, "
+        f"{r['contacted']:,} contacted)",
+        f"  Program cost:                 {money(r['program_cost'])}",
+        f"  Expected retained customers:  {r['expected_retained']:,.1f}",
+        f"  Expected revenue saved:       {money(r['expected_revenue_saved'])}",
+        f"  Net benefit:                  {money(r['net_benefit'])}",
+        f"  ROI (net benefit / cost):     {_fmt(r['roi'], '{:.2f}x')}",
+        f"  Monthly revenue saved:        {money(r['monthly_revenue_saved'])}",
+        f"  Monthly net benefit:          {money(r['monthly_net_benefit'])}",
+        f"  Break-even success rate:      {_fmt(r['break_even_success_rate'], '{:.1%}')}",
+        "",
+        "BY CATEGORY",
+    ]
+    for c in m["roi_by_category"]:
+        lines.append(f"  {c['risk_category']:<9} contacted {c['contacted']:>9,}  cost {money(c['program_cost'])}  "
+                     f"saved {money(c['expected_revenue_saved'])}")
+    mm = m["model_metrics"]
+    lines += [
+        "",
+        f"MODEL {m['model_version']} (measured on {m['model_holdout_rows']:,} hold-out rows never used in fitting)",
+        "  " + "  ".join(f"{k} {v:.4f}" for k, v in mm.items() if v is not None),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(url: str, out_dir: Path) -> dict:
+    out_dir = Path(out_dir)
+    try:
+        with db.connect(url) as conn:
+            run = latest_run(conn)
+            files = {seg: str(out_dir / file_name(seg)) for seg in segments(conn, run)}
+            rows = {seg: export(conn, run, seg, Path(path)) for seg, path in files.items()}
+            m = deployment_metrics(conn, run)
+            page = charts.render(conn, m, out_dir)
+    except psycopg.Error as exc:
+        raise db.as_churndb_error(exc) from None
+    text_path = out_dir / "deployment_metrics.txt"
+    text_path.write_text(metrics_text(m), encoding="utf-8")
+    return {"path": str(out_dir), "files": {**files, "metrics": str(text_path), "html": str(page)}, "rows": rows,
+            "metrics": m}

@@ -1,0 +1,118 @@
+"""``churndb score``: score every customer with one model and publish the run whole.
+
+One run = one ``scoring_runs`` row and one write transaction.  ``score`` resolves the model (verified
+before unpickling) and the policy in force, records the run and holds its advisory lock, then hands
+it to an executor: ``local`` (this process, ``scoring.local``) or ``dask`` (partitions on a Dask
+cluster, ``scoring.cluster``).  Either publishes with ``scoring.publish`` in one transaction.  A
+killed run leaves only its 'running' row, which the next run marks failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from ..base.config import Settings
+from ..base.errors import ChurnDBError, ConfigError
+from ..base.text import first_line
+from ..store import db, registry, run_state, signing
+from ..store.segment_policy import policy_in_force
+from . import local, pipeline
+from .pipeline import DEFAULT_CHUNK_ROWS, RunSpec, Stages
+
+EXECUTORS = ("local", "dask")
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How a run is executed: the one place the ``[score]`` settings are read and checked.
+
+    ``chunk_rows`` customers per chunk (default 100,000); ``executor`` local or dask; ``scheduler`` a
+    Dask scheduler address (unset: a LocalCluster of ``workers`` processes); ``partitions`` key ranges."""
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    executor: str = "local"
+    scheduler: str | None = None
+    workers: int | None = None
+    partitions: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **given) -> "ScoreOptions":
+        """Command-line values (``given``, None = not given) over the config file's ``[score]`` section."""
+        section = settings.section("score")
+        values = {}
+        for name in ("chunk_rows", "executor", "scheduler", "workers", "partitions"):
+            value = given.get(name)
+            values[name] = section.get(name) if value is None else value
+        for name in ("chunk_rows", "workers", "partitions"):
+            value = values[name]
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"config [score] {name} = {value!r} is not a whole number")
+        values["chunk_rows"] = cls.chunk_rows if values["chunk_rows"] is None else values["chunk_rows"]
+        values["executor"] = values["executor"] or cls.executor
+        if values["executor"] not in EXECUTORS:
+            raise ChurnDBError(f"unknown executor {values['executor']!r}: use local or dask")
+        if values["scheduler"] is not None and not isinstance(values["scheduler"], str):
+            raise ConfigError(f"config [score] scheduler = {values['scheduler']!r} is not an address")
+        return cls(**values)
+
+
+def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt.date | None = None,
+          shadow: bool = False, campaign: str | None = None, reasons: bool = True,
+          options: ScoreOptions | None = None) -> dict:
+    """Score every customer and publish one run (``options``: how; default from ``[score]``)."""
+    options = options or ScoreOptions.from_settings(settings)
+    started_clock = time.perf_counter()
+    key = signing.signing_key(settings)
+    control = db.connect(url, autocommit=True, application="churndb-score")
+    run_id = None
+    stages = Stages()
+    try:
+        abandoned = run_state.fail_abandoned(control)
+        version, fitted, _ = registry.load(control, key, model)
+        if shadow and version == registry.resolve(control, "champion"):
+            raise ChurnDBError(f"model {version} is the champion; a shadow run scores a challenger")
+        policy = policy_in_force(control)
+        baseline = registry.baseline(control, version)
+        as_of = as_of or pipeline.latest_snapshot_date(control)
+        if as_of is None:
+            raise ChurnDBError("no customer snapshots to score: run `churndb ingest FILE` first")
+        campaign = campaign or pipeline.default_campaign(dt.date.today())
+        run_id, started_at = run_state.start(control, model_version=version, policy_version=policy.policy_version,
+                                        as_of=as_of, source="customer_snapshots", campaign=campaign, shadow=shadow,
+                                        executor=options.executor)
+        # Creating a partition locks the parent table: do it before the long transaction.
+        run_state.ensure_history_partition(control, started_at)
+        spec = RunSpec(run_id=run_id, started_at=started_at, model_version=version, policy=policy, as_of=as_of,
+                       campaign=campaign, shadow=shadow, reasons=reasons and not shadow,
+                       chunk_rows=options.chunk_rows, baseline=baseline)
+        if options.executor == "dask":
+            from . import cluster
+
+            tally = cluster.run(url, control, spec, stages, scheduler=options.scheduler,
+                                partitions=options.partitions, workers=options.workers)
+        else:
+            tally = local.run(url, fitted, spec, stages)
+    except BaseException as exc:
+        if run_id is not None:
+            try:
+                run_state.fail(control, run_id, first_line(exc), stages.rounded())
+            except psycopg.Error:
+                pass  # the database is gone; the next run marks this one failed
+        if isinstance(exc, psycopg.Error):
+            raise db.as_churndb_error(exc) from None
+        raise
+    finally:
+        control.close()
+    return {
+        "run_id": run_id, "model_version": version, "policy_version": policy.policy_version,
+        "as_of_date": as_of.isoformat(), "campaign_id": campaign, "shadow": shadow, "executor": options.executor,
+        "customers_scored": tally.customers, "targets": tally.targets, "control_group": tally.controls,
+        "segments": tally.segments(policy), "stage_seconds": stages.rounded(),
+        "seconds": round(time.perf_counter() - started_clock, 3), "abandoned_runs_failed": abandoned,
+        **({"partitions": tally.partitions} if options.executor == "dask" else {}),
+    }

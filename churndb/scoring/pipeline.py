@@ -1,0 +1,252 @@
+"""The chunk pipeline both executors share: read a key range of the latest snapshots in chunks,
+score each chunk, write it, add it to the run's tally.
+
+``stream`` overlaps the stages: while chunk i is scored in the calling thread, chunk i+1 is read and
+chunk i-1 written on two I/O threads (each with its own connection); writes stay in order, one in
+flight.  The local executor streams the whole key space; a Dask worker streams its partition.
+Stage timings are the time each stage took, so they can add up to more than the wall time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+from ..model import drift
+from ..model.predictor import ChurnModel
+from ..model.bands import Policy
+from ..model.reasons import top_reasons
+from ..store.copy import copy_in, copy_out
+from ..store.sqlfiles import statements
+
+SQL = statements(__name__)
+DEFAULT_CHUNK_ROWS = 100_000
+CONTROL_HASH_KEY = "churndb-control1"  # 16 bytes
+LAST_KEY = 2**63 - 1  # the largest bigint: "no upper bound" for a key range
+
+
+def default_campaign(today: dt.date) -> str:
+    """Campaigns run by calendar quarter unless named: control assignment is stable within one."""
+    return f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+
+
+def control_group(customer_ids: np.ndarray, campaign_id: str, share: float) -> np.ndarray:
+    """True for the customers held out as control: a stable hash of (campaign, customer) below ``share``."""
+    keys = pd.Series([f"{campaign_id}:{c}" for c in customer_ids], dtype=object)
+    position = pd.util.hash_pandas_object(keys, index=False, hash_key=CONTROL_HASH_KEY).to_numpy(np.uint64) / 2.0**64
+    return position < share
+
+
+def suggested_offers(reasons: list[list[dict]], playbooks: dict) -> list[str | None]:
+    """The playbook offer of the strongest reason that has one."""
+    out = []
+    for customer in reasons:
+        out.append(next((playbooks[r["feature"]] for r in customer if r["feature"] in playbooks), None))
+    return out
+
+
+@dataclass
+class Stages:
+    seconds: dict = field(default_factory=lambda: dict.fromkeys(
+        ("read", "transform", "predict", "reasons", "write", "publish"), 0.0))
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
+        return now
+
+    def merge(self, seconds: dict) -> None:
+        """Add another process's stage times (a Dask worker's partition)."""
+        for stage, value in seconds.items():
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + value
+
+    def rounded(self) -> dict:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+    def timed(self, stage: str, fn, *args):
+        t = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.add(stage, t)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What every chunk of one run is scored with, wherever it is scored."""
+    run_id: int
+    started_at: dt.datetime
+    model_version: int
+    policy: Policy
+    as_of: dt.date
+    campaign: str
+    shadow: bool
+    reasons: bool
+    chunk_rows: int
+    baseline: dict
+
+
+@dataclass
+class Tally:
+    """Counts a run publishes in its summary, added up chunk by chunk (and partition by partition)."""
+    customers: int = 0
+    categories: Counter = field(default_factory=Counter)
+    score_bands: np.ndarray = field(default_factory=lambda: np.zeros(drift.SCORE_BANDS, dtype=np.int64))
+    features: dict = field(default_factory=dict)
+    targets: int = 0
+    controls: int = 0
+    partitions: int = 0
+
+    def add_chunk(self, scored: pd.DataFrame, chunk: pd.DataFrame, baseline: dict) -> None:
+        self.customers += len(scored)
+        self.categories.update(scored["risk_category"].str.lower())
+        self.score_bands += drift.score_band_counts(scored["risk_score"].to_numpy())
+        for column, c in drift.counts_for(chunk, baseline).items():
+            self.features[column] = self.features.get(column, 0) + c
+
+    def to_json(self) -> dict:
+        return {"customers": self.customers, "categories": dict(self.categories),
+                "score_bands": self.score_bands.tolist(),
+                "features": {k: np.asarray(v).tolist() for k, v in self.features.items()}}
+
+    def add_json(self, part: dict) -> None:
+        self.customers += part["customers"]
+        self.categories.update(part["categories"])
+        self.score_bands += np.asarray(part["score_bands"], dtype=np.int64)
+        for column, c in part["features"].items():
+            self.features[column] = self.features.get(column, 0) + np.asarray(c, dtype=np.int64)
+
+    def summary(self) -> dict:
+        """What the run row keeps (``scoring_runs.summary``): the score and input histograms."""
+        whole = self.to_json()
+        return {"score_bands": whole["score_bands"], "features": whole["features"]}
+
+    def segments(self, policy: Policy) -> dict:
+        return {c: int(self.categories.get(c, 0)) for c in policy.categories}
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+def latest_snapshot_date(conn: psycopg.Connection) -> dt.date | None:
+    return conn.execute(SQL.query("latest_snapshot_date")).fetchone()[0]
+
+
+def count_customers(conn: psycopg.Connection, as_of: dt.date) -> int:
+    """Customers with a snapshot on or before ``as_of`` (each is scored from its latest one)."""
+    return conn.execute(SQL.query("count_latest_customers"), {"as_of_date": as_of}).fetchone()[0]
+
+
+def read_chunk(reader: psycopg.Connection, as_of: dt.date, after: int, limit: int, upto: int = LAST_KEY
+               ) -> pd.DataFrame:
+    """The latest snapshot of up to ``limit`` customers with ``after < customer_id <= upto``, in key order."""
+    return copy_out(reader, SQL.query("copy_latest_snapshots_chunk"),
+                    {"as_of_date": as_of, "after": after, "upto": upto, "limit": limit})
+
+
+# ---- scoring ----------------------------------------------------------------------------------------------
+
+def assess(model: ChurnModel, policy: Policy, frame: pd.DataFrame, stages: Stages | None = None
+           ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Probability and the policy's score, category, action, cost and revenue at risk for each row;
+    returns (scored, feature matrix).  The one scoring path of runs and of ``ChurnScorer``."""
+    stages = stages or Stages()
+    t = time.perf_counter()
+    matrix = model.matrix(frame)
+    t = stages.add("transform", t)
+    p = model.probability(matrix)
+    stages.add("predict", t)
+    value = pd.to_numeric(frame["monthly_charges"], errors="coerce").fillna(0.0).to_numpy()
+    scored = policy.apply(p, value)
+    scored.insert(0, "customer_id", frame["customer_id"].to_numpy())
+    return scored, matrix
+
+
+def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: Stages, campaign_id: str,
+                with_reasons: bool = True) -> pd.DataFrame:
+    """Probabilities, policy fields, reasons (targeted customers) and control flags for one chunk."""
+    scored, matrix = assess(model, policy, chunk, stages)
+    t = time.perf_counter()
+    targeted = scored["targeted"].to_numpy()
+    reasons: list = [None] * len(scored)
+    offers: list = [None] * len(scored)
+    if with_reasons and targeted.any():
+        idx = np.flatnonzero(targeted)
+        found = top_reasons(model, matrix[idx])
+        for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
+            reasons[i], offers[i] = r, o
+    scored["top_reasons"] = [json.dumps(r) if r is not None else None for r in reasons]
+    scored["suggested_offer"] = offers
+    scored["expected_net_value"] = np.round(
+        policy.success_rate * scored["estimated_revenue_at_risk"] - scored["estimated_intervention_cost"], 2)
+    scored["treatment_group"] = np.where(
+        control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share), "control", "treatment")
+    stages.add("reasons", t)
+    return scored
+
+
+# ---- writing ----------------------------------------------------------------------------------------------
+
+def history_frame(scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> pd.DataFrame:
+    """One chunk's rows for score_history, in ``copy_score_history`` column order."""
+    return pd.DataFrame({
+        "scored_at": run.started_at.isoformat(), "run_id": run.run_id, "customer_id": scored["customer_id"],
+        "model_version": run.model_version, "churn_probability": scored["churn_probability"],
+        "risk_score": scored["risk_score"], "risk_category": scored["risk_category"],
+        "retention_action": scored["retention_action"],
+        "estimated_intervention_cost": scored["estimated_intervention_cost"],
+        "estimated_revenue_at_risk": scored["estimated_revenue_at_risk"],
+        "snapshot_date": chunk["as_of_date"].to_numpy(), "is_shadow": run.shadow, "top_reasons": scored["top_reasons"],
+    })
+
+
+TARGET_COLUMNS = ["customer_id", "churn_probability", "risk_score", "risk_category", "retention_action",
+                  "suggested_offer", "estimated_intervention_cost", "estimated_revenue_at_risk",
+                  "expected_net_value", "top_reasons", "treatment_group"]
+
+
+def create_target_staging(writer: psycopg.Connection) -> None:
+    """``run_targets``: the run's targets, staged in its publish transaction (a temporary table)."""
+    writer.execute(SQL.query("create_target_staging"))
+
+
+def write_history_and_targets(writer: psycopg.Connection, scored: pd.DataFrame, chunk: pd.DataFrame,
+                              run: RunSpec) -> None:
+    """The local executor's write: history rows, and (unless shadow) targeted rows into ``run_targets``."""
+    copy_in(writer, SQL.query("copy_score_history"), history_frame(scored, chunk, run))
+    if not run.shadow:
+        copy_in(writer, SQL.query("copy_target_staging"), scored.loc[scored["targeted"], TARGET_COLUMNS])
+
+
+Writer = Callable[[pd.DataFrame, pd.DataFrame], None]  # (scored, chunk) -> None
+
+
+def stream(reader: psycopg.Connection, model: ChurnModel, run: RunSpec, stages: Stages, tally: Tally,
+           write: Writer, after: int = 0, upto: int = LAST_KEY, progress=None) -> None:
+    """Score every customer of ``(after, upto]`` in chunks, reads and writes overlapping the scoring."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="churndb-score-io") as io:
+        reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of, after, run.chunk_rows, upto)
+        writing = None
+        while True:
+            chunk = reading.result()
+            if chunk.empty:
+                break
+            reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of,
+                                int(chunk["customer_id"].iloc[-1]), run.chunk_rows, upto)
+            scored = score_chunk(model, run.policy, chunk, stages, run.campaign, with_reasons=run.reasons)
+            if writing is not None:
+                writing.result()
+            writing = io.submit(stages.timed, "write", write, scored, chunk)
+            tally.add_chunk(scored, chunk, run.baseline)
+            if progress is not None:
+                progress.update(len(scored))
+        if writing is not None:
+            writing.result()

@@ -1,0 +1,38 @@
+"""Publishing a run: the last statements of its one write transaction, for both executors.
+
+With history written and the run's targets staged in ``run_targets``: caps applied, the CRM's
+``retention_targets`` refreshed (model-owned columns only), the run's summaries written and the run
+flipped to succeeded.  Readers see all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from ..store import run_state
+from ..store.sqlfiles import statements
+from .pipeline import RunSpec, Stages, Tally
+
+SQL = statements(__name__)
+
+
+def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stages) -> None:
+    t = time.perf_counter()
+    policy = run.policy
+    if not run.shadow:
+        writer.execute(SQL.query("lock_targets"))
+        writer.execute(SQL.query("apply_target_caps"),
+                       {"budget": policy.program_budget, "capacity": policy.contact_capacity})
+        tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
+        params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
+                  "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at}
+        writer.execute(SQL.query("publish_targets"), params)
+        writer.execute(SQL.query("drop_stale_targets"), {"scored_at": run.started_at})
+        writer.execute(SQL.query("insert_roi_summary"), {"run_id": run.run_id, "success_rate": policy.success_rate,
+                                                         "horizon_months": policy.value_horizon_months})
+    writer.execute(SQL.query("insert_segment_summary"), {"run_id": run.run_id})
+    stages.add("publish", t)
+    run_state.succeed(writer, run.run_id, customers=tally.customers, targets=tally.targets,
+                 partitions=tally.partitions or None, stage_seconds=stages.rounded(), summary=tally.summary())

@@ -1,0 +1,47 @@
+"""COPY, the one way bulk rows move between pandas and PostgreSQL (CSV format, empty field = NULL)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+COPY_CHUNK_ROWS = 100_000
+
+Statement = str | sql.Composable
+
+
+def copy_in(conn: psycopg.Connection, statement: Statement, frame: pd.DataFrame) -> None:
+    """COPY ``frame`` (columns in the statement's order) into the table ``statement`` names."""
+    if frame.empty:
+        return
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            copy.write(frame.iloc[start:start + COPY_CHUNK_ROWS].to_csv(index=False, header=False,
+                                                                        lineterminator="\n"))
+
+
+def copy_out(conn: psycopg.Connection, statement: Statement, params: dict | None = None) -> pd.DataFrame:
+    """The rows of a ``COPY (...) TO STDOUT WITH (FORMAT csv, HEADER)`` statement as a frame
+    (empty frame for no rows); blanks are NULL, every other text is kept as written."""
+    buf = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(statement, params) as copy:
+        for block in copy:
+            buf.write(block)
+    if buf.tell() == 0:
+        return pd.DataFrame()
+    buf.seek(0)
+    return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False)
+
+
+def copy_out_file(conn: psycopg.Connection, statement: Statement, params: dict, path: Path) -> int:
+    """Stream a COPY ... TO STDOUT into ``path`` (flat memory); returns the number of lines written."""
+    lines = 0
+    with path.open("wb") as fh, conn.cursor() as cur, cur.copy(statement, params) as copy:
+        for block in copy:
+            fh.write(block)
+            lines += bytes(block).count(b"\n")
+    return lines

@@ -1,0 +1,115 @@
+"""Training sets from the database.
+
+Default source: ``customer_snapshots`` with point-in-time labels (see
+``sql/queries/training/dataset.sql``).  ``--source REL`` trains from any table or view:
+the name is looked up in the catalog and quoted by the driver, column types
+come from the catalog (text/boolean -> categorical, numeric -> numeric).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from ..base.errors import InputError
+from ..model import telecom
+from ..store import db
+from ..store.copy import copy_out
+from ..store.sqlfiles import statements
+from .spec import LABEL, TrainingSet, TrainingSpec
+
+SQL = statements(__name__)
+SEARCH_SCHEMAS = [db.IMPORT_SCHEMA, db.SCHEMA, "public"]
+
+
+def snapshot_date_range(url: str) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last snapshot dates loaded (None, None before any)."""
+    with db.connect(url) as conn:
+        return tuple(conn.execute(SQL.query("snapshot_date_range")).fetchone())
+
+
+def load_snapshot_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> TrainingSet:
+    lo, hi = conn.execute(SQL.query("snapshot_date_range")).fetchone()
+    if lo is None:
+        raise InputError("no customer snapshots loaded yet: run `churndb ingest FILE` first")
+    params = {"start": spec.start or lo, "end": spec.end or hi, "lead_days": spec.lead_days,
+              "horizon_days": spec.horizon_days}
+    rows = sql.SQL(SQL.query("snapshot_training_rows"))
+    sampled_from = None
+    if spec.sample is not None:
+        # The sample is drawn in the database: only the sampled rows ever reach this process.
+        frame = copy_out(conn, SQL.compose("copy_training_sample", rows=rows),
+                         {**params, "sample": spec.sample, "seed": spec.seed})
+        if not frame.empty:
+            unlabelled, sampled_from = int(frame["unlabelled_rows"].iloc[0]), int(frame["labelled_rows"].iloc[0])
+            frame = frame.drop(columns=["sample_rank", "class_rows", "labelled_rows", "unlabelled_rows"])
+    else:
+        frame = copy_out(conn, SQL.compose("copy_training_rows", rows=rows), params)
+        if not frame.empty:
+            unlabelled = int(frame[LABEL].isna().sum())
+    if frame.empty:
+        raise InputError(f"no labelled snapshots between {params['start']} and {params['end']}")
+    frame = frame[frame[LABEL].notna()].drop(columns=["batch_id"])
+    if frame.empty:
+        raise InputError("no snapshot has a known outcome yet: load a training extract with is_churn, "
+                         "or outcomes that cover the prediction window")
+    frame[LABEL] = frame[LABEL].astype(int)
+    return TrainingSet(frame, list(telecom.CATEGORICAL), list(telecom.NUMERIC), "customer_snapshots",
+                       unlabelled, sorted(frame["as_of_date"].astype(str).unique()), sampled_from)
+
+
+def _label_values(values: pd.Series) -> pd.Series:
+    text = values.astype(str).str.strip().str.lower()
+    mapping = {"1": 1, "0": 0, "1.0": 1, "0.0": 0, "true": 1, "false": 0, "t": 1, "f": 0, "yes": 1, "no": 0,
+               "y": 1, "n": 0, "churned": 1, "stayed": 0, "active": 0}
+    return text.map(mapping).where(values.notna())
+
+
+def load_relation_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> TrainingSet:
+    if not spec.label_column:
+        raise InputError("--source needs --label-column (the churn label of that table)")
+    if spec.sample is not None:
+        raise InputError("--sample draws from customer_snapshots; for --source, sample in the view itself")
+    schema, _, name = spec.source.rpartition(".")
+    if schema.startswith("pg_") or schema == "information_schema":
+        raise InputError(f"no table or view named {spec.source!r}: system catalogs are not training sources")
+    schemas = [schema] if schema else SEARCH_SCHEMAS
+    found = conn.execute(SQL.query("find_relation"), {"name": name, "schemas": schemas}).fetchone()
+    if not found:
+        raise InputError(f"no table or view named {spec.source!r} (looked in {', '.join(schemas)})")
+    oid, nsp, rel = found
+    columns = conn.execute(SQL.query("relation_columns"), {"oid": oid}).fetchall()
+    kinds = dict(columns)
+    for needed in (spec.id_column, spec.label_column):
+        if needed not in kinds:
+            raise InputError(f"{nsp}.{rel} has no column {needed!r} (columns: {', '.join(list(kinds)[:12])})")
+    categorical = [c for c, k in columns if k in ("S", "B") and c not in (spec.id_column, spec.label_column)]
+    numeric = [c for c, k in columns if k == "N" and c not in (spec.id_column, spec.label_column)]
+    if not categorical and not numeric:
+        raise InputError(f"{nsp}.{rel} has no text, boolean or numeric columns to learn from")
+    wanted = [spec.id_column, spec.label_column] + categorical + numeric
+    statement = SQL.compose("copy_relation_columns",
+                        columns=sql.SQL(", ").join(sql.Identifier(c) for c in wanted),
+                        relation=sql.Identifier(nsp, rel))
+    frame = copy_out(conn, statement)
+    frame = frame.rename(columns={spec.label_column: LABEL})
+    frame[LABEL] = _label_values(frame[LABEL])
+    unlabelled = int(frame[LABEL].isna().sum())
+    frame = frame[frame[LABEL].notna()].copy()
+    frame[LABEL] = frame[LABEL].astype(int)
+    for c in categorical:
+        frame[c] = frame[c].astype("string")
+    return TrainingSet(frame, categorical, numeric, f"{nsp}.{rel}", unlabelled, [])
+
+
+def load_training_set(url: str, spec: TrainingSpec) -> TrainingSet:
+    try:
+        with db.connect(url) as conn:
+            if spec.source in ("customer_snapshots", "churndb.customer_snapshots"):
+                return load_snapshot_training_set(conn, spec)
+            return load_relation_training_set(conn, spec)
+    except psycopg.Error as exc:
+        raise db.as_churndb_error(exc) from None

@@ -1,0 +1,81 @@
+-- Statements run by churndb.scoring.publish: Publishing a run: retention targets refreshed and summaries written in the run's transaction.
+
+-- name: lock_targets
+-- The publish takes the table before touching rows: a CRM transaction updating its columns waits
+-- (its update is applied after the publish commits, never lost) and the two can never deadlock.
+SELECT churndb.lock_retention_targets();
+
+-- name: apply_target_caps
+-- Under a budget and/or contact capacity, keep the customers with the highest expected net value
+-- (p x success rate x value at risk - cost) until the budget or the capacity is spent.
+WITH ranked AS (
+    SELECT customer_id,
+           sum(estimated_intervention_cost) OVER w AS spent,
+           row_number() OVER w AS n
+    FROM run_targets
+    WINDOW w AS (ORDER BY expected_net_value DESC, customer_id)
+)
+DELETE FROM run_targets t USING ranked r
+WHERE t.customer_id = r.customer_id
+  AND ((%(budget)s::numeric IS NOT NULL AND r.spent > %(budget)s::numeric)
+    OR (%(capacity)s::int IS NOT NULL AND r.n > %(capacity)s::int));
+
+-- name: count_targets
+SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_targets;
+
+-- name: publish_targets
+-- Model-owned columns are refreshed; crm_* columns are never touched by a run.
+INSERT INTO churndb.retention_targets AS t
+    (customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+     estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
+     campaign_id, policy_version, model_version, run_id, scored_at, is_current, first_targeted_at, dropped_at)
+SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+       estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
+       %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true, %(scored_at)s, NULL
+FROM run_targets
+ORDER BY customer_id                      -- one lock order for every publisher: no deadlock between runs
+ON CONFLICT (customer_id) DO UPDATE SET
+    churn_probability = excluded.churn_probability, risk_score = excluded.risk_score,
+    risk_category = excluded.risk_category, retention_action = excluded.retention_action,
+    suggested_offer = excluded.suggested_offer,
+    estimated_intervention_cost = excluded.estimated_intervention_cost,
+    estimated_revenue_at_risk = excluded.estimated_revenue_at_risk,
+    expected_net_value = excluded.expected_net_value, top_reasons = excluded.top_reasons,
+    treatment_group = excluded.treatment_group, campaign_id = excluded.campaign_id,
+    policy_version = excluded.policy_version, model_version = excluded.model_version,
+    run_id = excluded.run_id, scored_at = excluded.scored_at, is_current = true,
+    first_targeted_at = CASE WHEN t.is_current THEN t.first_targeted_at ELSE excluded.first_targeted_at END,
+    dropped_at = NULL;
+
+-- name: drop_stale_targets
+-- Customers no longer targeted stay visible to the CRM, marked, not deleted.
+UPDATE churndb.retention_targets t
+SET is_current = false, dropped_at = %(scored_at)s
+WHERE t.is_current AND NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = t.customer_id);
+
+-- name: insert_roi_summary
+-- Projected program figures per category of the published targets; control customers are
+-- targeted but not contacted, so they carry no cost and no expected saving.
+INSERT INTO churndb.run_roi_summary
+    (run_id, risk_category, sort_score, targeted, contacted, program_cost, expected_retained,
+     expected_revenue_saved, contacted_revenue_at_risk, success_rate, horizon_months)
+SELECT %(run_id)s, risk_category, max(risk_score), count(*),
+       count(*) FILTER (WHERE treatment_group = 'treatment'),
+       coalesce(sum(estimated_intervention_cost) FILTER (WHERE treatment_group = 'treatment'), 0),
+       coalesce(sum(churn_probability * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0),
+       -- p x success rate x monthly charges x horizon = success rate x revenue at risk
+       coalesce(sum(estimated_revenue_at_risk * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0),
+       coalesce(sum(estimated_revenue_at_risk) FILTER (WHERE treatment_group = 'treatment'), 0),
+       %(success_rate)s, %(horizon_months)s
+FROM run_targets
+GROUP BY risk_category;
+
+-- name: insert_segment_summary
+-- Per-category totals of the run, published with it (the views read these, not 30M history rows).
+INSERT INTO churndb.run_segment_summary
+    (run_id, risk_category, min_score, customers, avg_score, revenue_at_risk, intervention_cost)
+SELECT run_id, risk_category, min(risk_score), count(*), avg(risk_score)::float8,
+       sum(estimated_revenue_at_risk), sum(estimated_intervention_cost)
+FROM churndb.score_history
+WHERE run_id = %(run_id)s
+GROUP BY run_id, risk_category;
