@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from churndb import telecom
-from churndb.sample import generate, true_churn_probability
+from churndb.model import telecom
+from churndb.model.sample import generate, true_churn_probability
 
 
 def test_same_seed_same_data_other_seed_other_data():
