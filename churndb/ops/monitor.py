@@ -74,8 +74,12 @@ class Monitor:
             return
         latest = runs[0]
         run_id, version = latest[0], latest[1]
-        shares = {r[0]: r[1] for r in self.conn.execute(SQL.query("run_shares"), {"run_id": run_id}).fetchall()}
-        mean = self.conn.execute(SQL.query("run_shares"), {"run_id": run_id}).fetchone()[2]
+        rows = self.conn.execute(SQL.query("run_shares"), {"run_id": run_id}).fetchall()
+        if not rows:  # a run published empty (before runs had to score their whole snapshot)
+            self.alert("empty_run", "critical", f"published run {run_id} scored no customers", run_id, version)
+            return
+        shares = {r[0]: r[1] for r in rows}
+        mean = rows[0][2]
         self.metric("mean_risk_score", mean, run_id, version)
         if mean > self.limits.mean_score_max:
             self.alert("mean_score", "warning", f"mean risk score {mean:.1f} of run {run_id} is above "

@@ -174,7 +174,7 @@ def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int
             if not run.shadow:
                 writer.execute(SQL.query("stage_targets_from_staging"), {"run_id": run.run_id})
             stages.add("publish", t)
-            publish(writer, run, tally, stages)
+            publish(writer, run, tally, stages, expected=expected)
             writer.execute(SQL.query("drop_run_staging"), {"run_id": run.run_id})
     finally:
         writer.close()

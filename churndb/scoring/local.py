@@ -28,7 +28,7 @@ def run(url: str, model: ChurnModel, spec: RunSpec, stages: Stages) -> Tally:
                 pipeline.stream(reader, model, spec, stages, tally,
                                 lambda scored, chunk: pipeline.write_history_and_targets(writer, scored, chunk, spec),
                                 progress=bar)
-            publish(writer, spec, tally, stages)
+            publish(writer, spec, tally, stages, expected=total)
     finally:
         reader.close()
         writer.close()

@@ -11,6 +11,7 @@ import time
 
 import psycopg
 
+from ..base.errors import ChurnDBError
 from ..store import run_state
 from ..store.sqlfiles import statements
 from .pipeline import RunSpec, Stages, Tally
@@ -18,7 +19,15 @@ from .pipeline import RunSpec, Stages, Tally
 SQL = statements(__name__)
 
 
-def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stages) -> None:
+def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stages, expected: int) -> None:
+    """``expected``: the customers of the run's snapshot.  A run that scored none of them, or not all
+    of them, is refused here, for both executors: the CRM's table is never emptied or half-refreshed."""
+    if expected == 0:
+        raise ChurnDBError(f"run {run.run_id}: no customer has a snapshot on or before {run.as_of}; "
+                           "nothing was published")
+    if tally.customers != expected:
+        raise ChurnDBError(f"run {run.run_id} scored {tally.customers:,} of the {expected:,} customers of its "
+                           "snapshot; nothing was published")
     t = time.perf_counter()
     policy = run.policy
     if not run.shadow:
