@@ -50,8 +50,8 @@ class ScoreOptions:
             value = values[name]
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"config [score] {name} = {value!r} is not a whole number")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"[score] {name} = {value!r} is not a whole number of at least 1")
         values["chunk_rows"] = cls.chunk_rows if values["chunk_rows"] is None else values["chunk_rows"]
         values["executor"] = values["executor"] or cls.executor
         if values["executor"] not in EXECUTORS:
@@ -100,7 +100,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
     except BaseException as exc:
         if run_id is not None:
             try:
-                run_state.fail(control, run_id, first_line(exc), stages.rounded())
+                run_state.fail(control, run_id, db.scrub(first_line(exc), url), stages.rounded())
             except psycopg.Error:
                 pass  # the database is gone; the next run marks this one failed
         if isinstance(exc, psycopg.Error):
