@@ -106,8 +106,8 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
     spec = TrainingSpec(seed=args.seed, test_size=args.test_size, threshold=args.threshold,
                         lead_days=args.lead_days, horizon_days=args.horizon_days,
-                        start=parse_date(args.start) if args.start else None,
-                        end=parse_date(args.end) if args.end else None)
+                        start=parse_date(args.start, "--start") if args.start else None,
+                        end=parse_date(args.end, "--end") if args.end else None)
     if args.source:
         spec.source, spec.id_column, spec.label_column = args.source, args.id_column or "customer_id", args.label_column
     if not 0.05 <= spec.test_size <= 0.5:
@@ -246,8 +246,8 @@ def cmd_jobs(args: argparse.Namespace) -> dict[str, Any]:
         raise ChurnDBError(f"unknown job {args.name!r}: jobs are {', '.join(catalog.JOBS)}")
     log = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     result = catalog.run_now(args.name, _url(), load_settings(), log=log,
-                          start=parse_date(args.start) if args.start else None,
-                          end=parse_date(args.end) if args.end else None)
+                          start=parse_date(args.start, "--start") if args.start else None,
+                          end=parse_date(args.end, "--end") if args.end else None)
     say(args, f"job {args.name}: {result['status']}" + (f" — {result['message']}" if result.get("message") else ""))
     return result
 
@@ -388,12 +388,22 @@ def _database_problem(exc: Exception) -> str | None:
     import psycopg
     import sqlalchemy.exc
 
-    from .store.db import redact
+    from .store.db import scrub
 
     inner = exc.orig if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None else exc
     if isinstance(inner, psycopg.Error):
-        return "database error: " + redact(first_line(inner))
+        return "database error: " + scrub(first_line(inner), load_settings().database_url)
     return None
+
+
+def _scrubbed(text: str) -> str:
+    """No configured password reaches stderr, whatever message carries it."""
+    from .store.db import scrub
+
+    try:
+        return scrub(text, load_settings().database_url)
+    except ChurnDBError:
+        return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     except ChurnDBError as exc:
         if args.debug:
             raise
-        print(f"churndb {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"churndb {args.command}: error: {one_line(_scrubbed(str(exc)))}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:
         print(f"churndb {args.command}: interrupted", file=sys.stderr)

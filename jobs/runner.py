@@ -58,7 +58,7 @@ def run_job(url: str, name: str, work: Callable[[], dict], log: Callable[[str], 
         try:
             result = work()
         except BaseException as exc:
-            message = first_line(exc)
+            message = db.scrub(first_line(exc), url)
             conn.execute(SQL.query("finish_job_run"), {"job_run_id": job_run_id, "status": "failed",
                                                    "error": message[:2000], "details": "{}"})
             raise

@@ -14,9 +14,10 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from ..base.config import Settings, load_settings
 from ..base.errors import ConfigError, DatabaseError
@@ -28,16 +29,36 @@ EMBEDDED_DATABASE = "churndb"
 _SEARCH_PATH_OPTION = f"-c search_path={SCHEMA},public"
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print)."""
+SHOWN_PARAMETERS = ("host", "hostaddr", "port", "dbname", "user")
+
+
+def _parameters(url: str) -> dict[str, str] | None:
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+        return conninfo_to_dict(libpq_url(url))
+    except (psycopg.ProgrammingError, ValueError):
+        return None
+
+
+def redact(url: str) -> str:
+    """Where a connection string points, safe to print: host, port, database and user as libpq
+    parses them.  Built from the parsed parameters, never by editing the text, so no spelling of a
+    password (``#`` or ``?`` in it, ``?password=``, a keyword DSN, percent-escapes) gets through."""
+    params = _parameters(url)
+    if params is None:
+        return "<a connection string that could not be parsed>"
+    shown = " ".join(f"{k}={params[k]}" for k in SHOWN_PARAMETERS if params.get(k))
+    return shown or "<the default local server>"
+
+
+def scrub(text: str, url: str | None) -> str:
+    """``text`` (an error message) with the password of ``url``, in every spelling, replaced by ***."""
+    params = _parameters(url) if url else None
+    secret = (params or {}).get("password")
+    if not secret:
+        return text
+    for spelling in {secret, quote(secret, safe=""), quote(secret)}:
+        text = text.replace(spelling, "***")
+    return text
 
 
 def libpq_url(url: str) -> str:
