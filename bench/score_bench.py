@@ -47,7 +47,7 @@ from churndb.store.signing import signing_key  # noqa: E402
 from churndb.training.candidate import train  # noqa: E402
 from churndb.training.spec import TrainingSpec  # noqa: E402
 
-KEY = "bench-signing-key"
+KEY = "bench-signing-key-not-a-secret-0123456789"
 TRAIN_DATE, SCORE_DATE = dt.date(2026, 6, 30), dt.date(2026, 9, 30)
 
 

@@ -99,7 +99,7 @@ def empty_db_url(pg_admin_url):
     drop_database(pg_admin_url, name)
 
 
-TEST_SIGNING_KEY = "test-signing-key-not-a-secret"
+TEST_SIGNING_KEY = "test-signing-key-not-a-secret-0123456789"
 
 
 def _use_database(monkeypatch, tmp_path, url: str) -> None:

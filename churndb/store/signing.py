@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from ..base.config import Settings
@@ -21,22 +22,48 @@ from ..base.errors import ArtifactError, ConfigError
 KEY_FILE = "signing.key"
 
 
+MIN_KEY_BYTES = 32  # HMAC-SHA256: a key shorter than the hash's output weakens it
+
+
 def signing_key(settings: Settings) -> bytes:
-    if settings.signing_key:
-        return settings.signing_key.encode("utf-8")
+    """The HMAC key: ``CHURNDB_SIGNING_KEY``, else the key file (created on first use).  A key shorter
+    than 32 bytes, or an empty key file, is refused: a signature made with it proves nothing."""
+    if settings.signing_key is not None:
+        key = settings.signing_key.encode("utf-8")
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(f"CHURNDB_SIGNING_KEY holds {len(key)} bytes; a signing key needs at least "
+                              f"{MIN_KEY_BYTES} (e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
+        return key
     path = Path(settings.home) / KEY_FILE
     try:
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_hex(32))
-        return path.read_text().strip().encode("utf-8")
-    except FileExistsError:  # another process created it first
-        return path.read_text().strip().encode("utf-8")
+            _create_key_file(path)
+        key = path.read_bytes().strip()
     except OSError as exc:
         raise ConfigError(f"cannot create or read the signing key file {path} ({exc.strerror}); "
                           "set CHURNDB_SIGNING_KEY or make CHURNDB_HOME writable") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"the signing key file {path} holds {len(key)} bytes; a signing key needs at least "
+                          f"{MIN_KEY_BYTES}: restore the file the models were signed with, or set CHURNDB_SIGNING_KEY")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a random key to a private temporary file, then link it into place: a reader never sees
+    an empty or half-written key, and of two processes creating it at once, the first one's key wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".signing-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+    finally:
+        os.unlink(temporary)
 
 
 def sha256(data: bytes) -> str:

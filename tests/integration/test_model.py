@@ -136,7 +136,7 @@ def test_tampered_swapped_unsigned_and_wrong_key_artifacts_are_refused(cli, trai
     trained_conn.execute("UPDATE model_versions SET artifact_signature = %s, artifact_sha256 = encode(sha256(artifact), 'hex') "
                          "WHERE model_version = 1", (original[1],))
     assert load(1)[0] == 1
-    monkeypatch.setenv("CHURNDB_SIGNING_KEY", "another-key")
+    monkeypatch.setenv("CHURNDB_SIGNING_KEY", "another-key-of-the-same-length-as-a-real-one")
     with pytest.raises(ArtifactError):
         registry.load(trained_conn, signing_key(load_settings()), 1)
     res = cli("models", "promote", "2")  # promotion itself does not unpickle; scoring does
