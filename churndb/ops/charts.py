@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import psycopg  # noqa: E402
 
+from ..store.copy import private_file  # noqa: E402
 from ..store.sqlfiles import statements  # noqa: E402
 
 SQL = statements(__name__)
@@ -179,5 +180,6 @@ window.addEventListener("load", function () {{
 """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    with private_file(path, "w") as fh:
+        fh.write(page)
     return path

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 
 from ..base.errors import ChurnDBError
 from ..store import db
+from ..store.copy import private_file
 from ..store.sqlfiles import statements
 from . import charts
 from .exports import PublishedRun, export, file_name, latest_run, segments
@@ -111,6 +112,7 @@ def write_report(url: str, out_dir: Path) -> dict:
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None
     text_path = out_dir / "deployment_metrics.txt"
-    text_path.write_text(metrics_text(m), encoding="utf-8")
+    with private_file(text_path, "w") as fh:
+        fh.write(metrics_text(m))
     return {"path": str(out_dir), "files": {**files, "metrics": str(text_path), "html": str(page)}, "rows": rows,
             "metrics": m}

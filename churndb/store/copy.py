@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -37,10 +38,18 @@ def copy_out(conn: psycopg.Connection, statement: Statement, params: dict | None
     return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False)
 
 
+def private_file(path: Path, mode: str = "wb"):
+    """Open ``path`` for writing, readable by its owner only (0600): exports and reports hold customers'
+    personal data.  An existing file is truncated and made private too."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
+
+
 def copy_out_file(conn: psycopg.Connection, statement: Statement, params: dict, path: Path) -> int:
-    """Stream a COPY ... TO STDOUT into ``path`` (flat memory); returns the number of lines written."""
+    """Stream a COPY ... TO STDOUT into ``path`` (flat memory, owner-only file); returns lines written."""
     lines = 0
-    with path.open("wb") as fh, conn.cursor() as cur, cur.copy(statement, params) as copy:
+    with private_file(path) as fh, conn.cursor() as cur, cur.copy(statement, params) as copy:
         for block in copy:
             fh.write(block)
             lines += bytes(block).count(b"\n")
