@@ -141,14 +141,15 @@ def promote(conn: psycopg.Connection, version: int, reason: str, details: dict |
     if status[0] == "rejected":
         raise ChurnDBError(f"model {version} was rejected when validated; train a new candidate instead")
     current = conn.execute(SQL.query("champion_version")).fetchone()
-    if current:
-        conn.execute(SQL.query("set_model_status"), {"status": "retired", "model_version": current[0]})
     who = actor()
-    conn.execute(SQL.query("crown_model"), {"model_version": version, "actor": who})
+    # The deployment row first: the database crowns a model only with one (migration 0004).
     deployment_id, at = conn.execute(SQL.query("record_deployment"), {
         "action": "promote", "from_version": current[0] if current else None, "to_version": version,
         "reason": reason, "actor": who, "details": json.dumps(details or {}),
     }).fetchone()
+    if current:
+        conn.execute(SQL.query("set_model_status"), {"status": "retired", "model_version": current[0]})
+    conn.execute(SQL.query("crown_model"), {"model_version": version, "actor": who})
     return {"model_version": version, "previous_champion": current[0] if current else None,
             "deployment_id": deployment_id, "deployed_at": at.isoformat(), "status": "champion"}
 
@@ -163,12 +164,12 @@ def rollback(conn: psycopg.Connection, reason: str = "rollback") -> dict:
     if not previous:
         raise ChurnDBError(f"model {current[0]} has no previous champion to roll back to")
     who = actor()
-    conn.execute(SQL.query("set_model_status"), {"status": "retired", "model_version": current[0]})
-    conn.execute(SQL.query("crown_model"), {"model_version": previous[0], "actor": who})
     deployment_id, at = conn.execute(SQL.query("record_deployment"), {
         "action": "rollback", "from_version": current[0], "to_version": previous[0],
         "reason": reason, "actor": who, "details": "{}",
     }).fetchone()
+    conn.execute(SQL.query("set_model_status"), {"status": "retired", "model_version": current[0]})
+    conn.execute(SQL.query("crown_model"), {"model_version": previous[0], "actor": who})
     return {"model_version": previous[0], "rolled_back": current[0], "deployment_id": deployment_id,
             "deployed_at": at.isoformat(), "status": "champion"}
 

@@ -99,3 +99,63 @@ def test_the_jobs_run_as_a_scorer_member(as_role, trained_db_url, trained_conn, 
         res = cli(*args, "--json")
         assert res.code == 0, (args, res.err)
     assert trained_conn.execute("SELECT count(*) FROM scoring_runs WHERE status = 'succeeded'").fetchone()[0] == 2
+
+
+def _scorer_url(as_role, db_url):
+    user_conn = as_role("churn_scorer")
+    user = user_conn.info.user
+    user_conn.close()
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(db_url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")))
+
+
+def test_a_scorer_member_can_train_promote_roll_back_and_score(as_role, trained_db_url, trained_conn, cli,
+                                                             monkeypatch):
+    """The record guards (migration 0004) leave the legitimate flow of a least-privilege deployment intact."""
+    monkeypatch.setenv("CHURNDB_DATABASE_URL", _scorer_url(as_role, trained_db_url))
+    res = cli("train", "--json")
+    assert res.code == 0, res.err
+    version = res.json["model_version"]
+    for args in (("models", "promote", str(version)), ("score",), ("models", "rollback"), ("score",)):
+        res = cli(*args, "--json")
+        assert res.code == 0, (args, res.err)
+    assert trained_conn.execute("SELECT status FROM model_versions WHERE model_version = %s",
+                                (version,)).fetchone()[0] == "retired"
+
+
+def test_the_scorer_cannot_rewrite_the_record(as_role, trained_conn):
+    """Review item 5: crown a rejected model, swap an artifact, resurrect a failed run, add rows to a
+    published run.  Each is refused by the database for churn_scorer."""
+    trained_conn.execute("INSERT INTO model_versions (model_version, status, spec, feature_spec, training, metrics, "
+                         "library_versions, artifact, artifact_sha256, artifact_signature) OVERRIDING SYSTEM VALUE "
+                         "SELECT 99, 'rejected', spec, feature_spec, training, metrics, library_versions, artifact, "
+                         "artifact_sha256, artifact_signature FROM model_versions WHERE model_version = 1")
+    run_id, started_at = trained_conn.execute(
+        "SELECT run_id, started_at FROM scoring_runs WHERE status = 'succeeded' ORDER BY run_id DESC LIMIT 1").fetchone()
+    failed = trained_conn.execute("INSERT INTO scoring_runs (model_version, policy_version, as_of_date, status) "
+                                  "SELECT 1, policy_version, as_of_date, 'failed' FROM scoring_runs "
+                                  "WHERE run_id = %s RETURNING run_id", (run_id,)).fetchone()[0]
+    with as_role("churn_scorer") as c:
+        refused(c, "UPDATE model_versions SET status = 'champion', promoted_at = now() WHERE model_version = 99")
+        refused(c, "UPDATE model_versions SET artifact = artifact || '\\x00'::bytea WHERE model_version = 1")
+        refused(c, "UPDATE model_versions SET artifact_signature = 'forged' WHERE model_version = 1")
+        refused(c, "UPDATE scoring_runs SET status = 'succeeded' WHERE run_id = %s", failed)
+        refused(c, "INSERT INTO scoring_runs (model_version, status) VALUES (1, 'succeeded')")
+        refused(c, "INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
+                   "risk_score, risk_category, retention_action, estimated_intervention_cost, "
+                   "estimated_revenue_at_risk) SELECT %s::timestamptz + interval '1 second', run_id, customer_id, "
+                   "model_version, 0.99, 99, 'Critical', 'x', 0, 0 FROM score_history WHERE run_id = %s LIMIT 1",
+                started_at, run_id)
+    # Nothing changed: one row per customer in the current scores, the champion still model 1.
+    assert trained_conn.execute("SELECT count(*) = count(DISTINCT customer_id) FROM v_current_scores").fetchone()[0]
+    assert trained_conn.execute("SELECT model_version FROM model_versions WHERE status = 'champion'").fetchone()[0] == 1
+
+
+def test_bi_does_not_read_the_crm_free_text(as_role):
+    """Review item 6: v_crm_priority_targets carries crm_owner and crm_notes; BI reads the views without it."""
+    with as_role("churn_bi") as c:
+        refused(c, "SELECT crm_notes FROM v_crm_priority_targets LIMIT 1")
+    with as_role("churn_crm") as c:
+        allowed(c, "SELECT crm_notes FROM v_crm_priority_targets LIMIT 1")

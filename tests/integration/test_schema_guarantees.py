@@ -60,3 +60,12 @@ def test_snapshots_reject_values_the_loader_would_reject(conn):
     with pytest.raises(psycopg.errors.CheckViolation):
         conn.execute("INSERT INTO customer_snapshots (customer_id, as_of_date, num_complaints_3m, "
                      "num_complaints_12m, batch_id) VALUES (1, '2026-01-01', 5, 2, 1)")
+
+
+def test_a_monthly_history_partition_refuses_truncate_itself(conn):
+    """Review item 12: the parent's TRUNCATE trigger does not fire for a partition truncated directly."""
+    name = conn.execute("SELECT churndb.ensure_score_history_partition(now())").fetchone()[0]
+    older = conn.execute("SELECT churndb.ensure_score_history_partition(now() - interval '3 months')").fetchone()[0]
+    for partition in (name, older, "score_history_default"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            conn.execute(f"TRUNCATE churndb.{partition}")
