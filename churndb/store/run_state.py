@@ -15,6 +15,7 @@ import socket
 
 import psycopg
 
+from ..base.errors import ChurnDBError
 from .sqlfiles import statements
 
 SQL = statements(__name__)
@@ -29,12 +30,16 @@ def fail_abandoned(conn: psycopg.Connection) -> list[int]:
 
 def start(conn: psycopg.Connection, *, model_version: int, policy_version: int, as_of: dt.date, source: str,
           campaign: str, shadow: bool, executor: str) -> tuple[int, dt.datetime]:
-    """Record a 'running' run and take its advisory lock on ``conn``; returns (run_id, started_at)."""
-    run_id, started_at = conn.execute(SQL.query("start_run"), {
-        "model_version": model_version, "policy_version": policy_version, "as_of_date": as_of, "source": source,
-        "campaign_id": campaign, "is_shadow": shadow, "host": socket.gethostname(), "pid": os.getpid(),
-        "executor": executor}).fetchone()
-    conn.execute(SQL.query("hold_run_lock"), {"run_id": run_id})
+    """Record a 'running' run and take its advisory lock on ``conn``; returns (run_id, started_at).
+
+    Both in one transaction: the row becomes visible to others only when its lock is already held,
+    so a concurrent ``fail_abandoned`` can never take a starting run for an abandoned one."""
+    with conn.transaction():
+        run_id, started_at = conn.execute(SQL.query("start_run"), {
+            "model_version": model_version, "policy_version": policy_version, "as_of_date": as_of,
+            "source": source, "campaign_id": campaign, "is_shadow": shadow, "host": socket.gethostname(),
+            "pid": os.getpid(), "executor": executor}).fetchone()
+        conn.execute(SQL.query("hold_run_lock"), {"run_id": run_id})  # session lock: outlives the transaction
     return run_id, started_at
 
 
@@ -54,7 +59,11 @@ def fail(conn: psycopg.Connection, run_id: int, error: str, stage_seconds: dict)
 
 def succeed(conn: psycopg.Connection, run_id: int, *, customers: int, targets: int, partitions: int | None,
             stage_seconds: dict, summary: dict) -> None:
-    """Inside the run's publish transaction: the run becomes visible with everything it wrote."""
-    conn.execute(SQL.query("succeed_run"), {"run_id": run_id, "customers": customers, "targets": targets,
-                                            "partitions": partitions, "stage_seconds": json.dumps(stage_seconds),
-                                            "summary": json.dumps(summary)})
+    """Inside the run's publish transaction: the run becomes visible with everything it wrote.  A run
+    that is no longer 'running' (marked failed meanwhile) is not flipped back: the publish fails whole."""
+    done = conn.execute(SQL.query("succeed_run"), {"run_id": run_id, "customers": customers, "targets": targets,
+                                                   "partitions": partitions,
+                                                   "stage_seconds": json.dumps(stage_seconds),
+                                                   "summary": json.dumps(summary)}).fetchone()
+    if done is None:
+        raise ChurnDBError(f"run {run_id} was marked failed while it was scoring; nothing was published")

@@ -2,7 +2,9 @@
 
 import os
 import stat
+import time
 
+import psycopg
 import pytest
 
 from churndb.base.config import Settings
@@ -107,3 +109,63 @@ def test_exports_and_report_files_are_readable_by_their_owner_only(cli, trained_
     assert len(files) >= 7
     loose = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files if p.stat().st_mode & 0o077}
     assert not loose, loose
+
+
+# ---- 11. the start of a run cannot be mistaken for an abandoned run -------------------------------------
+def test_a_starting_run_is_never_taken_for_an_abandoned_one(trained_db_url):
+    """Before the fix the run row was committed before its lock was taken: a concurrent check for
+    abandoned runs, looping here while 150 runs start, caught some of them in that window."""
+    import datetime as dt
+    import threading
+
+    from churndb.store import db, run_state
+
+    stop = threading.Event()
+    marked: list[int] = []
+
+    def sweep():
+        with db.connect(trained_db_url, autocommit=True) as other:
+            while not stop.is_set():
+                marked.extend(run_state.fail_abandoned(other))
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    started = []
+    try:
+        for _ in range(150):
+            with db.connect(trained_db_url, autocommit=True) as starter:  # closing it releases the lock
+                started.append(run_state.start(starter, model_version=1, policy_version=1,
+                                               as_of=dt.date(2026, 9, 30), source="customer_snapshots",
+                                               campaign="c", shadow=False, executor="local")[0])
+                time.sleep(0.002)
+                assert started[-1] not in marked, f"run {started[-1]} was marked failed while it held its lock"
+    finally:
+        stop.set()
+        sweeper.join(30)
+
+
+def test_a_run_marked_failed_is_never_flipped_to_succeeded(trained_conn):
+    from churndb.base.errors import ChurnDBError
+    from churndb.store import run_state
+
+    run_id = trained_conn.execute("INSERT INTO scoring_runs (model_version, policy_version, as_of_date, status) "
+                                  "VALUES (1, 1, '2026-09-30', 'failed') RETURNING run_id").fetchone()[0]
+    with pytest.raises(ChurnDBError, match="marked failed"):
+        run_state.succeed(trained_conn, run_id, customers=1, targets=0, partitions=None, stage_seconds={},
+                          summary={})
+    assert trained_conn.execute("SELECT status FROM scoring_runs WHERE run_id = %s", (run_id,)).fetchone()[0] == "failed"
+
+
+def test_a_lock_in_another_database_does_not_keep_a_dead_run_alive(trained_conn, trained_db_url, pg_admin_url):
+    from churndb.store import run_state
+    from tests.conftest import create_database, drop_database
+
+    dead = trained_conn.execute("INSERT INTO scoring_runs (model_version, policy_version, as_of_date) "
+                                "VALUES (1, 1, '2026-09-30') RETURNING run_id").fetchone()[0]
+    name, other_url = create_database(pg_admin_url)
+    try:
+        with psycopg.connect(other_url, autocommit=True) as elsewhere:
+            elsewhere.execute("SELECT pg_advisory_lock(7301, %s::int)", (dead,))  # same key, another database
+            assert dead in run_state.fail_abandoned(trained_conn)
+    finally:
+        drop_database(pg_admin_url, name)

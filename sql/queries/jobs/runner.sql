@@ -10,7 +10,8 @@ SELECT a.pid, a.application_name, coalesce(host(a.client_addr), 'local socket'),
        (SELECT j.host || ':' || j.pid FROM churndb.job_runs j
         WHERE j.job = %(job)s AND j.status = 'running' ORDER BY j.started_at DESC LIMIT 1)
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.classid = 7302 AND l.objid = hashtext(%(job)s)::oid AND l.granted;
+WHERE l.locktype = 'advisory' AND l.classid = 7302 AND l.objid = hashtext(%(job)s)::oid AND l.granted
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database());
 
 -- name: release_job_lock
 SELECT pg_advisory_unlock(7302, hashtext(%(job)s));
@@ -31,4 +32,5 @@ UPDATE churndb.job_runs j SET status = 'failed', finished_at = now(),
        error = 'abandoned: the process running it stopped'
 WHERE j.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = 7302
-                  AND l.objid = hashtext(j.job)::oid AND l.granted);
+                  AND l.objid = hashtext(j.job)::oid AND l.granted
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()));

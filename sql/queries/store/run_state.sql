@@ -9,7 +9,8 @@ SET status = 'failed', finished_at = now(),
 WHERE r.status = 'running'
   AND NOT EXISTS (SELECT 1 FROM pg_locks l
                   WHERE l.locktype = 'advisory' AND l.classid = 7301 AND l.objid = r.run_id AND l.objsubid = 2
-                    AND l.granted)
+                    AND l.granted
+                    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
 RETURNING run_id;
 
 -- name: drop_abandoned_staging
@@ -37,7 +38,8 @@ WHERE run_id = %(run_id)s AND status = 'running';
 UPDATE churndb.scoring_runs
 SET status = 'succeeded', finished_at = clock_timestamp(), customers_scored = %(customers)s,
     targets = %(targets)s, partitions = %(partitions)s, stage_seconds = %(stage_seconds)s, summary = %(summary)s
-WHERE run_id = %(run_id)s;
+WHERE run_id = %(run_id)s AND status = 'running'
+RETURNING run_id;
 
 -- name: ensure_partition
 SELECT churndb.ensure_score_history_partition(%(at)s);
