@@ -17,7 +17,7 @@ DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 
 def run(url: str, settings: Settings) -> dict:
-    folder = Path(settings.section("feed").get("directory") or Path(settings.home) / "feed")
+    folder = Path(settings.get("feed", "directory", str) or Path(settings.home) / "feed")
     loaded = []
     for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
         match = DATED.search(path.name)

@@ -7,7 +7,7 @@ from churndb.ingest.outcomes import load_outcomes
 
 
 def run(url: str, settings: Settings) -> dict:
-    folder = Path(settings.section("feed").get("outcomes_directory") or Path(settings.home) / "outcomes")
+    folder = Path(settings.get("feed", "outcomes_directory", str) or Path(settings.home) / "outcomes")
     loaded = [{"file": p.name, **load_outcomes(url, p).as_dict()}
               for p in (sorted(folder.glob("*.csv")) if folder.is_dir() else [])]
     return {"directory": str(folder), "files": loaded}

@@ -33,6 +33,27 @@ class Settings:
         value = self.sections.get(name, {})
         return value if isinstance(value, dict) else {}
 
+    def get(self, section: str, key: str, kind: type, default: Any = None, minimum: float | None = None) -> Any:
+        """``[section] key`` of the config file as ``kind`` (int, float or str), else ``default``;
+        a value of another type (or below ``minimum``) is a ConfigError naming the key."""
+        value = self.section(section).get(key)
+        if value is None:
+            return default
+        return checked(f"config [{section}] {key}", value, kind, minimum)
+
+
+_KIND_NAMES = {int: "a whole number", float: "a number", str: "text"}
+
+
+def checked(name: str, value: Any, kind: type, minimum: float | None = None) -> Any:
+    """``value`` if it is of ``kind`` (a whole number also counts as a number), else a one-line ConfigError."""
+    ok = (not isinstance(value, bool)) and (isinstance(value, kind) or (kind is float and isinstance(value, int)))
+    if not ok:
+        raise ConfigError(f"{name} = {value!r} is not {_KIND_NAMES[kind]}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} = {value!r} is below {minimum:g}")
+    return float(value) if kind is float else value
+
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
@@ -58,8 +79,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
                 data = _read_toml(candidate)
                 break
     if "home" in data and not env.get("CHURNDB_HOME"):
-        home = Path(str(data["home"]))
-    url = env.get("CHURNDB_DATABASE_URL") or data.get("database_url") or None
+        home = Path(checked("config home", data["home"], str))
+    url = env.get("CHURNDB_DATABASE_URL") or (checked("config database_url", data["database_url"], str)
+                                              if data.get("database_url") is not None else None) or None
     key = env.get("CHURNDB_SIGNING_KEY") or None
     sections = {k: v for k, v in data.items() if isinstance(v, dict)}
     return Settings(database_url=url, home=home, signing_key=key, sections=sections)

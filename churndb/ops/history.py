@@ -58,14 +58,14 @@ def partitions(conn: psycopg.Connection) -> list[Partition]:
 
 def maintain(url: str, settings: Settings, today: dt.date | None = None, months_ahead: int | None = None,
              retain_months: int | None = None) -> dict:
-    configured = settings.section("history")
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    months_ahead = int(configured.get("months_ahead", DEFAULT_MONTHS_AHEAD) if months_ahead is None else months_ahead)
-    if retain_months is None and configured.get("retain_months") is not None:
-        retain_months = int(configured["retain_months"])
+    if months_ahead is None:
+        months_ahead = settings.get("history", "months_ahead", int, DEFAULT_MONTHS_AHEAD)
+    if retain_months is None:
+        retain_months = settings.get("history", "retain_months", int)
     if months_ahead < 0 or (retain_months is not None and retain_months < 1):
         raise ChurnDBError("history: months_ahead must be >= 0 and retain_months >= 1")
-    lock_wait = str(configured.get("lock_wait", "5s"))
+    lock_wait = settings.get("history", "lock_wait", str, "5s")
     conn = db.connect(url, autocommit=True, application="churndb-history")
     try:
         before = {p.name for p in partitions(conn)}

@@ -42,10 +42,10 @@ class Thresholds:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Thresholds":
-        section = settings.section("monitor")
-        known = {f.name: f.type for f in fields(cls)}
-        return cls(**{k: (int(v) if k in ("horizon_days", "min_matured_rows") else float(v))
-                      for k, v in section.items() if k in known})
+        whole = ("horizon_days", "min_matured_rows")
+        return cls(**{f.name: settings.get("monitor", f.name, int if f.name in whole else float, f.default,
+                                           minimum=1 if f.name in whole else None)
+                      for f in fields(cls)})
 
 
 class Monitor:

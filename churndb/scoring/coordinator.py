@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..base.config import Settings
-from ..base.errors import ChurnDBError, ConfigError
+from ..base.config import Settings, checked
+from ..base.errors import ChurnDBError
 from ..base.text import first_line
 from ..store import db, registry, run_state, signing
 from ..store.segment_policy import policy_in_force
@@ -41,23 +41,16 @@ class ScoreOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **given) -> "ScoreOptions":
         """Command-line values (``given``, None = not given) over the config file's ``[score]`` section."""
-        section = settings.section("score")
         values = {}
-        for name in ("chunk_rows", "executor", "scheduler", "workers", "partitions"):
-            value = given.get(name)
-            values[name] = section.get(name) if value is None else value
-        for name in ("chunk_rows", "workers", "partitions"):
-            value = values[name]
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"[score] {name} = {value!r} is not a whole number of at least 1")
-        values["chunk_rows"] = cls.chunk_rows if values["chunk_rows"] is None else values["chunk_rows"]
-        values["executor"] = values["executor"] or cls.executor
+        for name, kind in (("chunk_rows", int), ("executor", str), ("scheduler", str), ("workers", int),
+                           ("partitions", int)):
+            given_value = given.get(name)
+            if given_value is None:
+                values[name] = settings.get("score", name, kind, getattr(cls, name), minimum=1 if kind is int else None)
+            else:
+                values[name] = checked(f"--{name.replace('_', '-')}", given_value, kind, 1 if kind is int else None)
         if values["executor"] not in EXECUTORS:
             raise ChurnDBError(f"unknown executor {values['executor']!r}: use local or dask")
-        if values["scheduler"] is not None and not isinstance(values["scheduler"], str):
-            raise ConfigError(f"config [score] scheduler = {values['scheduler']!r} is not an address")
         return cls(**values)
 
 

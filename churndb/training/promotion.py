@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import psycopg
 
-from ..base.config import Settings
-from ..base.errors import ChurnDBError, ConfigError
+from ..base.config import Settings, checked
+from ..base.errors import ChurnDBError
 from ..model.metrics import classification_metrics
 from ..store import db, registry, signing
 from .dataset import load_training_set
@@ -28,13 +28,10 @@ class PromotionRule:
     @classmethod
     def from_settings(cls, settings: Settings, auc_tolerance: float | None = None,
                       brier_tolerance: float | None = None) -> "PromotionRule":
-        section = settings.section("retrain")
         values = {}
         for name, given in (("auc_tolerance", auc_tolerance), ("brier_tolerance", brier_tolerance)):
-            value = given if given is not None else section.get(name, getattr(cls, name))
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"promotion tolerance {name} = {value!r} is not a number")
-            values[name] = float(value)
+            values[name] = (checked(f"--{name.replace('_', '-')}", given, float) if given is not None
+                            else settings.get("retrain", name, float, getattr(cls, name)))
         return cls(**values)
 
 

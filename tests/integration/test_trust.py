@@ -169,3 +169,25 @@ def test_a_lock_in_another_database_does_not_keep_a_dead_run_alive(trained_conn,
             assert dead in run_state.fail_abandoned(trained_conn)
     finally:
         drop_database(pg_admin_url, name)
+
+
+# ---- 13. a config value of the wrong type is one line naming the key ------------------------------------
+@pytest.mark.parametrize("text, command, key", [
+    ("database_url = 5\n", ("status",), "database_url"),
+    ("[monitor]\npsi_warn = \"high\"\n", ("monitor",), "psi_warn"),
+    ("[monitor]\nhorizon_days = 2.5\n", ("monitor",), "horizon_days"),
+    ("[history]\nmonths_ahead = \"x\"\n", ("history",), "months_ahead"),
+    ("[score]\nworkers = \"two\"\nexecutor = \"dask\"\n", ("score",), "workers"),
+    ("[retrain]\nauc_tolerance = \"lots\"\n", ("train",), "auc_tolerance"),
+    ("\ufeff", ("status",), "TOML"),
+])
+def test_a_config_value_of_the_wrong_type_is_one_line_naming_it(cli, trained_db_url, tmp_path, monkeypatch,
+                                                               text, command, key):
+    config = tmp_path / "bad.toml"
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("CHURNDB_CONFIG", str(config))
+    if key == "database_url":
+        monkeypatch.delenv("CHURNDB_DATABASE_URL")
+    res = cli(*command)
+    assert res.code == 1 and len(res.err.strip().splitlines()) == 1, res.err
+    assert key in res.err and "internal error" not in res.err, res.err
