@@ -1,27 +1,33 @@
-"""Job: load every new customer file from the feed directory as a snapshot.
+"""Job ``ingest_feed``: load each new customer file of the feed folder as the snapshot of its date.
 
-``[feed] directory`` in the config file (default ``CHURNDB_HOME/feed``).  A
-file named ``customers_YYYY-MM-DD.csv`` is the snapshot of that date; others
-are loaded as of today.  Files already loaded are recognised by their sha256
-and skipped by ingest itself, so running the job twice is harmless.
+``[feed] directory`` in the config file (default ``CHURNDB_HOME/feed``).  A file must be named with
+its snapshot date, ``customers_YYYY-MM-DD.csv`` (any name holding one valid ``YYYY-MM-DD``): a file
+without one would otherwise be loaded as of whatever day the job ran, so it is refused, like a name
+with an impossible date (``customers_2026-13-01.csv``).  Files are handled one by one
+(``jobs.inbox``): loaded ones move to ``processed/``, refused ones to ``failed/`` with the reason.
 """
 
-import datetime as dt
 import re
 from pathlib import Path
 
 from churndb.base.config import Settings
+from churndb.base.dates import parse_date
+from churndb.base.errors import InputError
 from churndb.ingest.snapshot import ingest_snapshot
 
-DATED = re.compile(r"(\d{4}-\d{2}-\d{2})")
+from .inbox import drain
+
+DATED = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+
+
+def snapshot_date(path: Path):
+    found = DATED.findall(path.name)
+    if len(found) != 1:
+        raise InputError(f"{path.name}: a feed file is named with its snapshot date, e.g. customers_2026-12-01.csv"
+                         + (f" (found {len(found)} dates)" if found else ""))
+    return parse_date(found[0], f"{path.name}: the date")
 
 
 def run(url: str, settings: Settings) -> dict:
     folder = Path(settings.get("feed", "directory", str) or Path(settings.home) / "feed")
-    loaded = []
-    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
-        match = DATED.search(path.name)
-        as_of = dt.date.fromisoformat(match.group(1)) if match else None
-        result = ingest_snapshot(url, path, as_of)
-        loaded.append({"file": path.name, **result.as_dict()})
-    return {"directory": str(folder), "files": loaded}
+    return drain(folder, lambda path: ingest_snapshot(url, path, snapshot_date(path)).as_dict())

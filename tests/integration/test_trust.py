@@ -191,3 +191,38 @@ def test_a_config_value_of_the_wrong_type_is_one_line_naming_it(cli, trained_db_
     res = cli(*command)
     assert res.code == 1 and len(res.err.strip().splitlines()) == 1, res.err
     assert key in res.err and "internal error" not in res.err, res.err
+
+
+# ---- 8. the feed job: one bad file never blocks the others, no file is loaded twice ---------------------
+def test_the_feed_job_loads_good_files_and_sets_bad_ones_aside(cli, conn, tmp_path, monkeypatch):
+    from churndb.model.sample import write_sample
+
+    feed = tmp_path / "feed"
+    feed.mkdir()
+    write_sample(300, feed / "customers_2026-10-01.csv", seed=1)
+    (feed / "customers_2026-10-02.csv").write_text("")                       # empty
+    write_sample(300, feed / "customers_2026-13-01.csv", seed=2)             # no such month
+    write_sample(300, feed / "customers_latest.csv", seed=3)                 # no date: would load daily
+    write_sample(300, feed / "customers_2026-10-03.csv", seed=4)             # after the bad ones
+    config = tmp_path / "feed.toml"
+    config.write_text(f'[feed]\ndirectory = "{feed}"\n')
+    monkeypatch.setenv("CHURNDB_CONFIG", str(config))
+
+    res = cli("jobs", "run", "ingest_feed", "--json")
+    assert res.code == 0, res.err
+    out = res.json
+    assert sorted(f["file"] for f in out["files"]) == ["customers_2026-10-01.csv", "customers_2026-10-03.csv"]
+    assert sorted(f["file"] for f in out["failed"]) == ["customers_2026-10-02.csv", "customers_2026-13-01.csv",
+                                                         "customers_latest.csv"]
+    assert sorted(p.name for p in (feed / "processed").iterdir()) == ["customers_2026-10-01.csv",
+                                                                       "customers_2026-10-03.csv"]
+    reasons = {p.name: p.read_text() for p in (feed / "failed").glob("*.error.txt")}
+    assert "empty" in reasons["customers_2026-10-02.csv.error.txt"]
+    assert "date" in reasons["customers_2026-13-01.csv.error.txt"]
+    assert "named with its snapshot date" in reasons["customers_latest.csv.error.txt"]
+    dates = [r[0].isoformat() for r in conn.execute("SELECT as_of_date FROM ingest_batches ORDER BY 1")]
+    assert dates == ["2026-10-01", "2026-10-03"]
+
+    res = cli("jobs", "run", "ingest_feed", "--json")  # the next day: nothing new, nothing loaded again
+    assert res.code == 0 and res.json["files"] == [] and res.json["failed"] == []
+    assert conn.execute("SELECT count(*) FROM ingest_batches").fetchone()[0] == 2
