@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .features import frequent_categories
+
 FLOOR = 1e-4
 SCORE_BANDS = 10
 
@@ -32,7 +34,7 @@ def baseline(frame: pd.DataFrame, categorical, numeric) -> dict:
         counts = numeric_counts(frame[c], edges)
         out[c] = {"kind": "numeric", "edges": edges, "shares": shares(counts)}
     for c in categorical:
-        categories = sorted(str(v) for v in frame[c].dropna().unique())
+        categories = frequent_categories(frame[c])  # the rest count as "other"
         counts = categorical_counts(frame[c], categories)
         out[c] = {"kind": "categorical", "categories": categories, "shares": shares(counts)}
     return out

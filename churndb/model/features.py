@@ -4,8 +4,10 @@
 matrix the ensemble sees.  It is fitted with the model and pickled with it, so
 scoring applies exactly the transformation training applied:
 
-* categorical columns -> ordinal codes of the categories seen in training;
-  a missing or never-seen category becomes NaN, which every base learner
+* categorical columns -> ordinal codes of the categories seen in training
+  (at most ``MAX_CATEGORIES`` per column, the most frequent: the list is stored
+  with the model, so it must stay small and never become a copy of customer data);
+  a missing, rarer or never-seen category becomes NaN, which every base learner
   handles natively (no crash, no made-up category);
 * numeric columns pass through (NaN stays NaN);
 * derived telecom features (below) are computed from the row alone, the same
@@ -23,6 +25,17 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..base.errors import InputError
+
+
+MAX_CATEGORIES = 50
+
+
+def frequent_categories(values: pd.Series, limit: int = MAX_CATEGORIES) -> list[str]:
+    """The ``limit`` most frequent values (ties by value), as sorted text: what a model may remember."""
+    counts = values.dropna().astype(str).value_counts()
+    if len(counts) > limit:
+        counts = counts.sort_index().sort_values(ascending=False, kind="stable").iloc[:limit]
+    return sorted(counts.index)
 
 
 def _ratio(a: pd.Series, b: pd.Series, floor: float) -> pd.Series:
@@ -79,9 +92,7 @@ class FeaturePipeline(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y=None):
         frame = self._checked(X)
-        self.categories_ = {
-            c: sorted(str(v) for v in frame[c].dropna().unique()) for c in self.categorical
-        }
+        self.categories_ = {c: frequent_categories(frame[c]) for c in self.categorical}
         available = set(self.numeric)
         self.derived_ = [d.name for d in DERIVED if self.derived and set(d.needs) <= available]
         self.feature_names_out_ = np.array(list(self.categorical) + list(self.numeric) + self.derived_, dtype=object)

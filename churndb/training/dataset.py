@@ -23,6 +23,8 @@ from .spec import LABEL, TrainingSet, TrainingSpec
 
 SQL = statements(__name__)
 SEARCH_SCHEMAS = [db.IMPORT_SCHEMA, db.SCHEMA, "public"]
+IDENTIFIER_SHARE = 0.5        # more distinct values than half the rows ...
+IDENTIFIER_MIN_DISTINCT = 50  # ... and more than this many
 
 
 def snapshot_date_range(url: str) -> tuple[dt.date | None, dt.date | None]:
@@ -102,7 +104,21 @@ def load_relation_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> 
     frame[LABEL] = frame[LABEL].astype(int)
     for c in categorical:
         frame[c] = frame[c].astype("string")
-    return TrainingSet(frame, categorical, numeric, f"{nsp}.{rel}", unlabelled, [])
+    identifiers = [c for c in categorical if looks_like_identifier(frame[c])]
+    if identifiers:
+        frame = frame.drop(columns=identifiers)
+        categorical = [c for c in categorical if c not in identifiers]
+    if not categorical and not numeric:
+        raise InputError(f"{nsp}.{rel} has only identifier-like columns ({', '.join(identifiers)}); nothing to learn from")
+    return TrainingSet(frame, categorical, numeric, f"{nsp}.{rel}", unlabelled, [], identifiers=identifiers)
+
+
+def looks_like_identifier(values: pd.Series) -> bool:
+    """A text column whose values are nearly all different (an e-mail, a phone number, a name) is an
+    identifier, not a category: it says nothing a model can reuse and its values are personal data."""
+    present = values.dropna()
+    distinct = present.nunique()
+    return distinct > IDENTIFIER_MIN_DISTINCT and distinct > IDENTIFIER_SHARE * len(present)
 
 
 def load_training_set(url: str, spec: TrainingSpec) -> TrainingSet:

@@ -104,6 +104,7 @@ def fit(data: TrainingSet, spec: TrainingSpec, progress: Callable[[str], None] |
                    if data.sampled_from is not None else None),
         "churn_rate_train": float(train[LABEL].mean()), "churn_rate_test": float(test[LABEL].mean()),
         "fit_seconds": round(seconds, 2),
+        "identifier_columns_excluded": data.identifiers,
         "baseline": drift.baseline(train, data.categorical, data.numeric),
     }
     return model, metrics, training, test

@@ -38,6 +38,7 @@ class TrainingSet:
     unlabelled_rows: int
     dates: list[str]
     sampled_from: int | None = None  # labelled rows the sample was drawn from
+    identifiers: list[str] = field(default_factory=list)  # near-unique text columns kept out of the model
 
 
 def spec_dict(spec: TrainingSpec) -> dict:

@@ -226,3 +226,33 @@ def test_the_feed_job_loads_good_files_and_sets_bad_ones_aside(cli, conn, tmp_pa
     res = cli("jobs", "run", "ingest_feed", "--json")  # the next day: nothing new, nothing loaded again
     assert res.code == 0 and res.json["files"] == [] and res.json["failed"] == []
     assert conn.execute("SELECT count(*) FROM ingest_batches").fetchone()[0] == 2
+
+
+# ---- 10. no personal data in model metadata ------------------------------------------------------------
+def test_identifier_columns_and_long_category_lists_stay_out_of_the_model(cli, db_url, write_csv):
+    import numpy as np
+    import pandas as pd
+
+    from churndb.model.features import MAX_CATEGORIES
+    from churndb.model.sample import generate
+
+    df = generate(2_000, seed=5)
+    rng = np.random.default_rng(5)
+    export = pd.DataFrame({
+        "Ref": df["customer_id"], "Email": [f"person{i}@example.org" for i in range(len(df))],
+        "Phone": [f"+44 7700 {i:06d}" for i in range(len(df))],
+        "City": [f"town-{c}" for c in rng.integers(0, 300, len(df))], "Contract": df["contract_type"],
+        "Tenure": df["tenure_months"], "Left": np.where(df["is_churn"] == 1, "Yes", "No"),
+    })
+    assert cli("ingest", write_csv(export.to_csv(index=False)), "--table", "pii", "--id-column", "Ref",
+               "--label-column", "Left").code == 0
+    res = cli("train", "--source", "pii", "--id-column", "ref", "--label-column", "left", "--json")
+    assert res.code == 0, res.err
+    with psycopg.connect(db_url) as conn:
+        spec, training = conn.execute("SELECT feature_spec, training FROM churndb.model_versions "
+                                      "WHERE model_version = %s", (res.json["model_version"],)).fetchone()
+    text = str(spec)
+    assert "@example.org" not in text and "7700" not in text
+    assert set(training["identifier_columns_excluded"]) == {"email", "phone"}
+    assert 0 < len(spec["categories"]["city"]) <= MAX_CATEGORIES
+    assert len(spec["baseline"]["city"]["categories"]) <= MAX_CATEGORIES
