@@ -31,12 +31,15 @@ class ScoreOptions:
     """How a run is executed: the one place the ``[score]`` settings are read and checked.
 
     ``chunk_rows`` customers per chunk (default 100,000); ``executor`` local or dask; ``scheduler`` a
-    Dask scheduler address (unset: a LocalCluster of ``workers`` processes); ``partitions`` key ranges."""
+    Dask scheduler address (unset: a LocalCluster of ``workers`` processes); ``partitions`` key ranges;
+    ``max_target_shift`` the share the target count may move from the previous run before the run is
+    published with an alert (default 0.5)."""
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     executor: str = "local"
     scheduler: str | None = None
     workers: int | None = None
     partitions: int | None = None
+    max_target_shift: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Settings, **given) -> "ScoreOptions":
@@ -49,6 +52,7 @@ class ScoreOptions:
                 values[name] = settings.get("score", name, kind, getattr(cls, name), minimum=1 if kind is int else None)
             else:
                 values[name] = checked(f"--{name.replace('_', '-')}", given_value, kind, 1 if kind is int else None)
+        values["max_target_shift"] = settings.get("score", "max_target_shift", float, cls.max_target_shift, minimum=0)
         if values["executor"] not in EXECUTORS:
             raise ChurnDBError(f"unknown executor {values['executor']!r}: use local or dask")
         return cls(**values)
@@ -82,7 +86,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         run_state.ensure_history_partition(control, started_at)
         spec = RunSpec(run_id=run_id, started_at=started_at, model_version=version, policy=policy, as_of=as_of,
                        campaign=campaign, shadow=shadow, reasons=reasons and not shadow,
-                       chunk_rows=options.chunk_rows, baseline=baseline)
+                       chunk_rows=options.chunk_rows, baseline=baseline, target_shift_max=options.max_target_shift)
         if options.executor == "dask":
             from . import cluster
 

@@ -93,6 +93,7 @@ class RunSpec:
     reasons: bool
     chunk_rows: int
     baseline: dict
+    target_shift_max: float = 0.5  # share the target count may move from the previous run without an alert
 
 
 @dataclass

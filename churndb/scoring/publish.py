@@ -7,6 +7,7 @@ flipped to succeeded.  Readers see all of it or none of it.
 
 from __future__ import annotations
 
+import json
 import time
 
 import psycopg
@@ -35,6 +36,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
         writer.execute(SQL.query("apply_target_caps"),
                        {"budget": policy.program_budget, "capacity": policy.contact_capacity})
         tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
+        _alert_on_target_shift(writer, run, tally.targets)
         params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
                   "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at}
         writer.execute(SQL.query("publish_targets"), params)
@@ -45,3 +47,19 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
     stages.add("publish", t)
     run_state.succeed(writer, run.run_id, customers=tally.customers, targets=tally.targets,
                  partitions=tally.partitions or None, stage_seconds=stages.rounded(), summary=tally.summary())
+
+
+def _alert_on_target_shift(writer: psycopg.Connection, run: RunSpec, targets: int) -> None:
+    """A target count far from the previous run's may be real (a new snapshot, a policy change): the run
+    is published, and an alert in the same transaction says so."""
+    previous = writer.execute(SQL.query("previous_published_targets"), {"run_id": run.run_id}).fetchone()
+    if not previous or not previous[1]:
+        return
+    shift = (targets - previous[1]) / previous[1]
+    if abs(shift) > run.target_shift_max:
+        writer.execute(SQL.query("insert_target_shift_alert"), {
+            "message": f"run {run.run_id} has {targets:,} retention targets, {shift:+.0%} against run {previous[0]}'s "
+                       f"{previous[1]:,} (limit {run.target_shift_max:.0%}); published — check the snapshot and policy",
+            "run_id": run.run_id, "model_version": run.model_version,
+            "details": json.dumps({"targets": targets, "previous_run": previous[0], "previous_targets": previous[1],
+                                   "shift": shift})})

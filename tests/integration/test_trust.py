@@ -256,3 +256,18 @@ def test_identifier_columns_and_long_category_lists_stay_out_of_the_model(cli, d
     assert set(training["identifier_columns_excluded"]) == {"email", "phone"}
     assert 0 < len(spec["categories"]["city"]) <= MAX_CATEGORIES
     assert len(spec["baseline"]["city"]["categories"]) <= MAX_CATEGORIES
+
+
+def test_a_sudden_shift_in_the_target_count_is_published_with_an_alert(cli, trained_conn):
+    first = run_score(cli)
+    assert trained_conn.execute("SELECT count(*) FROM alerts WHERE rule = 'target_shift'").fetchone()[0] == 0
+    trained_conn.execute("UPDATE segment_policy SET contact_capacity = 50")  # a policy change cuts targets
+    second = run_score(cli)
+    assert second["targets"] <= 50 < first["targets"]
+    alerts = trained_conn.execute("SELECT run_id, details FROM alerts WHERE rule = 'target_shift'").fetchall()
+    assert [a[0] for a in alerts] == [second["run_id"]]
+    assert alerts[0][1]["previous_targets"] == first["targets"]
+    assert trained_conn.execute("SELECT status FROM scoring_runs WHERE run_id = %s",
+                                (second["run_id"],)).fetchone()[0] == "succeeded"
+    run_score(cli)  # the same again: no new alert
+    assert trained_conn.execute("SELECT count(*) FROM alerts WHERE rule = 'target_shift'").fetchone()[0] == 1

@@ -79,3 +79,13 @@ SELECT run_id, risk_category, min(risk_score), count(*), avg(risk_score)::float8
 FROM churndb.score_history
 WHERE run_id = %(run_id)s
 GROUP BY run_id, risk_category;
+
+-- name: previous_published_targets
+-- Targets of the newest published (non-shadow) run before this one: the baseline for a sudden shift.
+SELECT r.run_id, r.targets FROM churndb.scoring_runs r
+WHERE r.status = 'succeeded' AND NOT r.is_shadow AND r.run_id <> %(run_id)s
+ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1;
+
+-- name: insert_target_shift_alert
+INSERT INTO churndb.alerts (rule, severity, message, run_id, model_version, details)
+VALUES ('target_shift', 'warning', %(message)s, %(run_id)s, %(model_version)s, %(details)s);
