@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
+from ..base.dates import not_in_the_future, today
 from ..base.errors import InputError
 from ..store.copy import copy_in
 from ..store.sqlfiles import statements
@@ -38,7 +39,7 @@ def _dates(check: Checker, name: str, kind: str) -> pd.Series:
 
 
 def load_outcomes(url: str, path: Path, as_of: dt.date | None = None) -> IngestResult:
-    as_of = as_of or dt.date.today()
+    as_of = not_in_the_future(as_of, "the feed's as-of date") if as_of else today()
     csv_file = read_csv(Path(path), required=("customer_id",))
     if "churned" not in csv_file.header and "churned_on" not in csv_file.header:
         raise InputError(f"{path} needs a churned or churned_on column")

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from ..base import progress
+from ..base.dates import not_in_the_future, today
 from ..model import telecom
 from ..store.copy import copy_in
 from ..store.sqlfiles import statements
@@ -72,7 +73,7 @@ def validate_telecom(csv_file: CsvFile) -> ValidatedFile:
 
 def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None) -> IngestResult:
     """Load ``path`` as the snapshot of ``as_of`` (default: today, UTC)."""
-    as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+    as_of = not_in_the_future(as_of, "the snapshot date") if as_of else today()
     required = tuple(c.name for c in telecom.COLUMNS)
     with progress.bar(3, f"ingest {Path(path).name}", unit="steps") as bar:
         bar.set_description("reading")

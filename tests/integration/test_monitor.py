@@ -10,6 +10,13 @@ from churndb.model.sample import generate
 from tests.conftest import run_score
 
 
+@pytest.fixture(autouse=True)
+def _outcomes_that_mature_later(monkeypatch):
+    """These tests replay outcome feeds that cover the 90 days after the fixture's 2026-09-30 snapshot,
+    i.e. dated up to early 2027: allow data dated that far ahead of the real clock."""
+    monkeypatch.setenv("CHURNDB_MAX_FUTURE_DAYS", "400")
+
+
 @pytest.fixture
 def thresholds(tmp_path, monkeypatch):
     def set_limits(**limits):

@@ -85,7 +85,7 @@ def test_two_scores_at_once_both_publish_consistently(cli_process, trained_conn)
 def test_score_during_ingest_sees_one_snapshot(cli_process, trained_conn, tmp_path, cli):
     path = tmp_path / "next.csv"
     write_sample(TRAINED_ROWS, path, seed=23)  # same customer ids, a later date
-    ingest = cli_process("ingest", path, "--as-of", "2026-12-31")
+    ingest = cli_process("ingest", path, "--as-of", "2026-12-31", env={"CHURNDB_MAX_FUTURE_DAYS": "400"})
     score = cli_process("score", "--json", "--chunk-rows", "500")
     for p in (ingest, score):
         out, err = p.communicate(timeout=300)

@@ -86,7 +86,7 @@ def test_a_new_key_file_is_long_and_private(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.name != "signing.key"]  # no temporary file left behind
 
 
-# ---- 7. dates are strict ISO (the future-date limit is not built yet) ------------------------------------
+# ---- 7. dates are strict ISO and data is never dated in the future --------------------------------------
 @pytest.mark.parametrize("date", ["2026W49", "2026-W49-2", "2026-13-01", "20261201", "1 Dec 2026"])
 def test_a_date_that_is_not_yyyy_mm_dd_is_refused_and_loads_nothing(cli, conn, sample_csv, date):
     res = cli("ingest", sample_csv, "--as-of", date)
@@ -271,3 +271,15 @@ def test_a_sudden_shift_in_the_target_count_is_published_with_an_alert(cli, trai
                                 (second["run_id"],)).fetchone()[0] == "succeeded"
     run_score(cli)  # the same again: no new alert
     assert trained_conn.execute("SELECT count(*) FROM alerts WHERE rule = 'target_shift'").fetchone()[0] == 1
+
+
+def test_data_dated_in_the_future_is_refused_and_loads_nothing(cli, conn, sample_csv, write_csv):
+    import datetime as dt
+
+    ahead = (dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=3)).isoformat()
+    for command in (("ingest", sample_csv, "--as-of", "2209-11-01"), ("ingest", sample_csv, "--as-of", ahead),
+                    ("outcomes", "load", write_csv("customer_id,churned\n1,0\n"), "--as-of", ahead)):
+        res = cli(*command)
+        assert res.code == 1 and "in the future" in res.err and len(res.err.strip().splitlines()) == 1, res.err
+    assert conn.execute("SELECT count(*) FROM ingest_batches").fetchone()[0] == 0
+    assert cli("ingest", sample_csv, "--as-of", dt.date.today().isoformat()).code == 0
