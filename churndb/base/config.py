@@ -42,12 +42,15 @@ class Settings:
         return checked(f"config [{section}] {key}", value, kind, minimum)
 
 
-_KIND_NAMES = {int: "a whole number", float: "a number", str: "text"}
+_KIND_NAMES = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
 
 
 def checked(name: str, value: Any, kind: type, minimum: float | None = None) -> Any:
     """``value`` if it is of ``kind`` (a whole number also counts as a number), else a one-line ConfigError."""
-    ok = (not isinstance(value, bool)) and (isinstance(value, kind) or (kind is float and isinstance(value, int)))
+    if kind is bool:
+        ok = isinstance(value, bool)
+    else:
+        ok = (not isinstance(value, bool)) and (isinstance(value, kind) or (kind is float and isinstance(value, int)))
     if not ok:
         raise ConfigError(f"{name} = {value!r} is not {_KIND_NAMES[kind]}")
     if minimum is not None and value < minimum:

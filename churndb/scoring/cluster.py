@@ -24,6 +24,7 @@ that the staged rows are exactly one per customer).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ from psycopg import sql
 
 from ..base import progress
 from ..base.config import load_settings
-from ..base.errors import ChurnDBError
+from ..base.errors import ChurnDBError, ConfigError
 from ..base.text import first_line
 from ..model.ensemble import threads
 from ..store import db, registry, run_state, signing
@@ -54,8 +55,9 @@ TASK_RETRIES = 2  # on top of Dask's own re-run of a task whose worker died
 
 @dataclass(frozen=True)
 class PartitionTask:
-    """What a worker needs to score one slice.  The URL is kept out of reprs (Dask logs task arguments)."""
-    url: str = field(repr=False)
+    """What a worker needs to score one slice.  ``target`` is the database without a password: a worker
+    connects with its own credentials (``worker_url``), so no secret travels in a task."""
+    target: str = field(repr=False)
     run: RunSpec = field(repr=False)
     partition_no: int = 0
     after: int = 0
@@ -77,13 +79,64 @@ def plan(conn: psycopg.Connection, as_of, partitions: int | None, partition_rows
     return total, list(zip(edges[:-1], edges[1:]))
 
 
-def _client(scheduler: str | None, workers: int):
+@dataclass(frozen=True)
+class SchedulerAccess:
+    """How to reach an existing scheduler: TLS files (``tls://`` addresses), or the operator's explicit
+    consent to plain TCP to a scheduler that is not on this machine."""
+    tls_ca_file: str | None = None
+    tls_client_cert: str | None = None
+    tls_client_key: str | None = None
+    allow_insecure: bool = False
+
+
+def _security(address: str, access: SchedulerAccess):
+    """The distributed ``Security`` for ``address``, or None for plain TCP where that is acceptable.
+
+    A scheduler can run code on its workers and sees every task: a remote one must be reached over TLS,
+    unless ``[score] allow_insecure_scheduler = true`` says otherwise (and then a warning says so)."""
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    host = rest.rsplit(":", 1)[0].strip("[]") if ":" in rest else rest
+    if scheme == "tls":
+        files = (access.tls_ca_file, access.tls_client_cert, access.tls_client_key)
+        if not all(files):
+            raise ConfigError(f"the Dask scheduler {address} is TLS: set [score] tls_ca_file, tls_client_cert and "
+                              "tls_client_key")
+        from distributed.security import Security
+
+        return Security(tls_ca_file=files[0], tls_client_cert=files[1], tls_client_key=files[2],
+                        require_encryption=True)
+    if scheme != "tcp":
+        raise ChurnDBError(f"the Dask scheduler address {address} is neither tls:// nor tcp://")
+    if _loopback(host):
+        return None
+    if not access.allow_insecure:
+        raise ChurnDBError(f"the Dask scheduler at {address} would be reached over plain TCP, which exposes every "
+                           "task to the network: use TLS (a tls:// address and the [score] tls_* files), or set [score] "
+                           "allow_insecure_scheduler = true to accept the risk")
+    logging.getLogger("churndb").warning("churndb: connecting to the Dask scheduler at %s without TLS, as "
+                                         "[score] allow_insecure_scheduler allows", address)
+    return None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _client(scheduler: str | None, workers: int, access: SchedulerAccess):
     """A client of the cluster at ``scheduler``, or of a LocalCluster of ``workers`` processes."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
+        security = _security(scheduler, access)
         try:
-            return Client(scheduler, timeout="10s"), None
+            return Client(scheduler, timeout="10s", security=security), None
         except (OSError, TimeoutError) as exc:
             raise ChurnDBError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -93,7 +146,7 @@ def _client(scheduler: str | None, workers: int):
 
 def run(url: str, control: psycopg.Connection, run: RunSpec, stages: Stages, *,
         scheduler: str | None = None, partitions: int | None = None, workers: int | None = None,
-        partition_rows: int = DEFAULT_PARTITION_ROWS) -> Tally:
+        partition_rows: int = DEFAULT_PARTITION_ROWS, access: SchedulerAccess = SchedulerAccess()) -> Tally:
     """Score ``run`` on a Dask cluster and publish it; returns the run's tally."""
     if (partitions is not None and partitions < 1) or (workers is not None and workers < 1):
         raise ChurnDBError("--partitions and --workers must be at least 1")
@@ -113,8 +166,8 @@ def run(url: str, control: psycopg.Connection, run: RunSpec, stages: Stages, *,
                 run_state.set_partitions(control, run.run_id, len(slices))
             tally.partitions = len(slices)
             t = time.perf_counter()
-            client, cluster = _client(scheduler, workers)
-            tasks = [PartitionTask(url, run, no, after, upto, snapshot) for no, (after, upto) in enumerate(slices)]
+            client, cluster = _client(scheduler, workers, access)
+            tasks = partition_tasks(url, run, slices, snapshot)
             futures = [client.submit(score_partition, task, key=f"churndb-run{run.run_id}-part{task.partition_no}",
                                      pure=False, retries=TASK_RETRIES) for task in tasks]
             from dask.distributed import as_completed
@@ -141,6 +194,18 @@ def run(url: str, control: psycopg.Connection, run: RunSpec, stages: Stages, *,
             cluster.close()
         holder.close()
     return tally
+
+
+def partition_tasks(url: str, run: RunSpec, slices: list[tuple[int, int]], snapshot: str) -> list[PartitionTask]:
+    target = db.without_password(url)
+    return [PartitionTask(target, run, no, after, upto, snapshot) for no, (after, upto) in enumerate(slices)]
+
+
+def worker_url(target: str) -> str:
+    """The worker's own connection to ``target``: its CHURNDB_DATABASE_URL when that points at the same
+    database (with the worker's password), else ``target`` as it is (libpq then reads PGPASSWORD / .pgpass)."""
+    own = load_settings().database_url
+    return db.libpq_url(own) if own and db.same_target(own, target) else target
 
 
 def _result(future) -> dict:
@@ -212,18 +277,19 @@ def score_partition(task: PartitionTask) -> dict:
     run = task.run
     ids = {"run_id": run.run_id, "partition_no": task.partition_no}
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    writer = db.connect(task.url, autocommit=True, application=f"churndb-score-worker-{os.getpid()}")
+    url = worker_url(task.target)
+    writer = db.connect(url, autocommit=True, application=f"churndb-score-worker-{os.getpid()}")
     reader = None
     try:
         if writer.execute(SQL.query("claim_partition"), {**ids, "worker": worker}).fetchone() is None:
             return _stored(writer, ids)
-        fitted = _model(task.url, writer, run.model_version)
+        fitted = _model(url, writer, run.model_version)
         writer.autocommit = False
         status, summary = writer.execute(SQL.query("lock_partition"), ids).fetchone()
         if status == "done":  # a lost attempt finished it after all
             writer.rollback()
             return summary
-        reader = db.snapshot_reader(task.url, f"churndb-score-worker-{os.getpid()}-read")
+        reader = db.snapshot_reader(url, f"churndb-score-worker-{os.getpid()}-read")
         tally = Tally()
         stages = Stages()
         with reader.transaction():

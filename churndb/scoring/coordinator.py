@@ -40,6 +40,10 @@ class ScoreOptions:
     workers: int | None = None
     partitions: int | None = None
     max_target_shift: float = 0.5
+    tls_ca_file: str | None = None
+    tls_client_cert: str | None = None
+    tls_client_key: str | None = None
+    allow_insecure_scheduler: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **given) -> "ScoreOptions":
@@ -53,6 +57,9 @@ class ScoreOptions:
             else:
                 values[name] = checked(f"--{name.replace('_', '-')}", given_value, kind, 1 if kind is int else None)
         values["max_target_shift"] = settings.get("score", "max_target_shift", float, cls.max_target_shift, minimum=0)
+        for name in ("tls_ca_file", "tls_client_cert", "tls_client_key"):
+            values[name] = settings.get("score", name, str)
+        values["allow_insecure_scheduler"] = settings.get("score", "allow_insecure_scheduler", bool, False)
         if values["executor"] not in EXECUTORS:
             raise ChurnDBError(f"unknown executor {values['executor']!r}: use local or dask")
         return cls(**values)
@@ -90,8 +97,10 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         if options.executor == "dask":
             from . import cluster
 
+            access = cluster.SchedulerAccess(options.tls_ca_file, options.tls_client_cert, options.tls_client_key,
+                                             options.allow_insecure_scheduler)
             tally = cluster.run(url, control, spec, stages, scheduler=options.scheduler,
-                                partitions=options.partitions, workers=options.workers)
+                                partitions=options.partitions, workers=options.workers, access=access)
         else:
             tally = local.run(url, fitted, spec, stages)
     except BaseException as exc:

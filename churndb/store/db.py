@@ -17,7 +17,7 @@ from typing import Iterator
 from urllib.parse import quote
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..base.config import Settings, load_settings
 from ..base.errors import ConfigError, DatabaseError
@@ -48,6 +48,22 @@ def redact(url: str) -> str:
         return "<a connection string that could not be parsed>"
     shown = " ".join(f"{k}={params[k]}" for k in SHOWN_PARAMETERS if params.get(k))
     return shown or "<the default local server>"
+
+
+def without_password(url: str) -> str:
+    """The same connection target with no password in it (libpq keyword form), for handing to another
+    process: that process adds its own credentials (its CHURNDB_DATABASE_URL, PGPASSWORD, .pgpass)."""
+    params = _parameters(url)
+    if params is None:
+        raise ConfigError("the database URL cannot be parsed")
+    params.pop("password", None)
+    return make_conninfo(**params)
+
+
+def same_target(a: str, b: str) -> bool:
+    """Both connection strings point at the same server, database and user."""
+    pa, pb = _parameters(a) or {}, _parameters(b) or {}
+    return all(pa.get(k) == pb.get(k) for k in SHOWN_PARAMETERS)
 
 
 def scrub(text: str, url: str | None) -> str:

@@ -197,3 +197,56 @@ def test_the_config_file_can_make_dask_the_executor(cli, trained_conn, tmp_path,
     config.write_text('[score]\nexecutor = "dask"\nworkers = "two"\n')
     res = cli("score")
     assert res.code == 1 and "workers" in res.err and res.err.strip().count("\n") == 0
+
+
+# ---- review item 9: no secret in a task; a remote scheduler only over TLS --------------------------------
+def test_tasks_carry_no_password_and_workers_use_their_own(trained_db_url, monkeypatch):
+    import pickle
+
+    secret = "Wk9-not-in-any-task"
+    with_password = db.without_password(trained_db_url) + f" password={secret}"
+    run = scoring.RunSpec(run_id=1, started_at=dt.datetime.now(dt.timezone.utc), model_version=1, policy=None,
+                          as_of=dt.date(2026, 9, 30), campaign="c", shadow=False, reasons=False, chunk_rows=10,
+                          baseline={})
+    tasks = distributed.partition_tasks(with_password, run, [(0, 10), (10, 20)], "snapshot-id")
+    assert all(secret.encode() not in pickle.dumps(t) for t in tasks)
+    monkeypatch.setenv("CHURNDB_DATABASE_URL", with_password)  # the worker's own environment
+    assert secret in distributed.worker_url(tasks[0].target)
+    monkeypatch.setenv("CHURNDB_DATABASE_URL", "postgresql://someone@elsewhere.invalid/other")
+    assert secret not in distributed.worker_url(tasks[0].target)
+
+
+def test_a_remote_scheduler_over_plain_tcp_is_refused_before_connecting(cli, trained_conn):
+    res = cli("score", "--executor", "dask", "--scheduler", "tcp://scheduler.invalid:8786")
+    assert res.code == 1 and res.err.strip().count("\n") == 0, res.err
+    assert "TLS" in res.err and "allow_insecure_scheduler" in res.err
+    assert trained_conn.execute("SELECT status FROM scoring_runs").fetchall() == [("failed",)]
+
+
+def test_a_tls_scheduler_is_used_with_the_configured_certificates(cli, trained_conn, tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    import pytest
+    from dask.distributed import LocalCluster
+    from distributed.security import Security
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-subj", "/CN=localhost", "-days", "1"], check=True, capture_output=True)
+    security = Security(tls_ca_file=str(cert), tls_scheduler_cert=str(cert), tls_scheduler_key=str(key),
+                        tls_worker_cert=str(cert), tls_worker_key=str(key), tls_client_cert=str(cert),
+                        tls_client_key=str(key), require_encryption=True)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, protocol="tls",
+                      host="127.0.0.1", security=security) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://")
+        res = cli("score", "--executor", "dask", "--scheduler", address, "--partitions", "2")
+        assert res.code == 1 and "tls_ca_file" in res.err, res.err
+        config = tmp_path / "tls.toml"
+        config.write_text(f'[score]\ntls_ca_file = "{cert}"\ntls_client_cert = "{cert}"\ntls_client_key = "{key}"\n')
+        monkeypatch.setenv("CHURNDB_CONFIG", str(config))
+        out = run_score(cli, "--executor", "dask", "--scheduler", address, "--partitions", "2", "--no-reasons")
+    assert out["customers_scored"] == TRAINED_ROWS
