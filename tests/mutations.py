@@ -1,0 +1,132 @@
+"""Break each guarantee on purpose and watch its test fail (docs/GUARANTEES.md, "Mutations").
+
+    .venv/bin/python tests/mutations.py            # every mutation (about 10 minutes on 2 cores)
+    .venv/bin/python tests/mutations.py signing    # those whose name contains 'signing'
+
+Each mutation replaces one piece of text in one file, runs the tests that stand behind the
+guarantee, expects them to FAIL, and restores the file (also on Ctrl-C).  Not collected by pytest.
+Uses CHURNDB_TEST_DATABASE_URL when set, like the suite.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+IT = "tests/integration/"
+
+# (name, file, text, replacement, tests)
+MUTATIONS = [
+    ("quarantine: a non-number is rejected", "churndb/ingest/checks.py",
+     'self.reject_value(bad, name, "is not a number")', "pass",
+     [IT + "test_ingest_bad_input.py::test_bad_rows_are_quarantined_with_reasons_and_good_rows_load"]),
+    ("ingest: the same file twice changes nothing", "churndb/ingest/batch.py",
+     '"as_of_date": as_of}).fetchone()', '"as_of_date": as_of}).fetchone() and None',
+     [IT + "test_ingest.py::test_same_file_same_date_twice_changes_nothing"]),
+    ("sql: placeholders take driver-quoted identifiers only", "churndb/store/sqlfiles.py",
+     "if not isinstance(value, sql.Composable):", "if False:",
+     ["tests/unit/test_sqlfiles.py::test_compose_accepts_only_driver_quoted_identifiers"]),
+    ("sql: a module runs only its own statements", "jobs/retrain.py",
+     "from churndb.training.spec import TrainingSpec\n",
+     "from churndb.training.spec import TrainingSpec\nx = SQL.query('champion_version')\n",
+     ["tests/unit/test_sqlfiles.py::test_each_module_runs_only_statements_of_its_own_file"]),
+    ("layers: siblings never import each other", "churndb/training/fit.py",
+     "from .spec import LABEL, TrainingSet, TrainingSpec\n",
+     "from .spec import LABEL, TrainingSet, TrainingSpec\nfrom ..scoring import pipeline  # noqa\n",
+     ["tests/unit/test_layers.py::test_import_contracts_hold"]),
+    ("publish: an empty run is refused", "churndb/scoring/publish.py", "if expected == 0:", "if False:",
+     [IT + "test_trust.py::test_a_run_that_scores_nobody_fails_and_leaves_the_crm_table_alone"]),
+    ("publish: a target shift raises an alert", "churndb/scoring/publish.py",
+     "if abs(shift) > run.target_shift_max:", "if False:",
+     [IT + "test_trust.py::test_a_sudden_shift_in_the_target_count_is_published_with_an_alert"]),
+    ("score: [score] chunk_rows at least 1", "churndb/scoring/coordinator.py",
+     'getattr(cls, name), minimum=1 if kind is int else None)', 'getattr(cls, name))',
+     [IT + "test_trust.py::test_zero_rows_per_chunk_is_a_config_error_not_an_empty_publish"]),
+    ("control group: stable hash of (campaign, customer)", "churndb/scoring/pipeline.py",
+     "return position < share", "return np.random.default_rng().random(len(position)) < share",
+     [IT + "test_scoring.py::test_control_group_is_about_ten_percent_and_stable"]),
+    ("secrets: connection strings redacted from parsed parameters", "churndb/store/db.py",
+     '    params = _parameters(url)\n    if params is None:\n        return "<a connection',
+     '    return url\n    params = _parameters(url)\n    if params is None:\n        return "<a connection',
+     [IT + "test_trust.py::test_redaction_hides_every_spelling_of_a_password",
+      IT + "test_trust.py::test_cannot_connect_line_carries_no_password"]),
+    ("secrets: signing keys of at least 32 bytes", "churndb/store/signing.py",
+     "MIN_KEY_BYTES = 32", "MIN_KEY_BYTES = 0",
+     [IT + "test_trust.py::test_short_or_empty_signing_keys_are_refused"]),
+    ("models: a tampered artifact is refused before unpickling", "churndb/store/signing.py",
+     "if not hmac.compare_digest(expected, signature):", "if False:",
+     [IT + "test_model.py::test_tampered_swapped_unsigned_and_wrong_key_artifacts_are_refused"]),
+    ("dates: strict YYYY-MM-DD", "churndb/base/dates.py", r'ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")',
+     'ISO_DATE = re.compile(r".*")',
+     [IT + "test_trust.py::test_a_date_that_is_not_yyyy_mm_dd_is_refused_and_loads_nothing"]),
+    ("dates: nothing dated in the future", "churndb/base/dates.py",
+     "if value > today() + dt.timedelta(days=int(text)):", "if False:",
+     [IT + "test_trust.py::test_data_dated_in_the_future_is_refused_and_loads_nothing"]),
+    ("files: exports and reports owner-only", "churndb/store/copy.py",
+     "0o600)\n    os.fchmod(fd, 0o600)", "0o644)\n    os.fchmod(fd, 0o644)",
+     [IT + "test_trust.py::test_exports_and_report_files_are_readable_by_their_owner_only"]),
+    ("config: values of the wrong type are refused", "churndb/base/config.py", "    if not ok:\n",
+     "    if False:\n", [IT + "test_trust.py::test_a_config_value_of_the_wrong_type_is_one_line_naming_it"]),
+    ("feed: a bad file is set aside, the rest load", "jobs/inbox.py", "        except ChurnDBError as exc:",
+     "        except ZeroDivisionError as exc:",
+     [IT + "test_trust.py::test_the_feed_job_loads_good_files_and_sets_bad_ones_aside"]),
+    ("privacy: identifier columns kept out of the model", "churndb/training/dataset.py",
+     "    return distinct > IDENTIFIER_MIN_DISTINCT", "    return False and distinct > IDENTIFIER_MIN_DISTINCT",
+     [IT + "test_trust.py::test_identifier_columns_and_long_category_lists_stay_out_of_the_model"]),
+    ("runs: the row is visible only once its lock is held", "churndb/store/run_state.py",
+     "    with conn.transaction():\n        run_id, started_at", "    if True:\n        run_id, started_at",
+     [IT + "test_trust.py::test_a_starting_run_is_never_taken_for_an_abandoned_one"]),
+    ("runs: a failed run is never flipped to succeeded", "churndb/store/run_state.py", "    if done is None:",
+     "    if False:", [IT + "test_trust.py::test_a_run_marked_failed_is_never_flipped_to_succeeded"]),
+    ("runs: lock checks stay in their database", "sql/queries/store/run_state.sql",
+     "                    AND l.granted\n                    AND l.database", "                    AND l.granted\n                    OR l.database",
+     [IT + "test_trust.py::test_a_lock_in_another_database_does_not_keep_a_dead_run_alive"]),
+    ("record: guards of migration 0004", "migrations/versions/0004_record_guards.py",
+     "    op.execute(GUARDS)\n    op.execute(PARTITION_FUNCTION)\n", "    pass\n",
+     [IT + "test_roles.py::test_the_scorer_cannot_rewrite_the_record",
+      IT + "test_schema_guarantees.py::test_a_monthly_history_partition_refuses_truncate_itself"]),
+    ("roles: BI does not read CRM free text", "migrations/versions/0004_record_guards.py",
+     '    op.execute("REVOKE SELECT ON churndb.v_crm_priority_targets FROM churn_bi")\n', "",
+     [IT + "test_roles.py::test_bi_does_not_read_the_crm_free_text"]),
+    ("dask: no password in a task", "churndb/scoring/cluster.py",
+     "    target = db.without_password(url)\n", "    target = url\n",
+     [IT + "test_distributed.py::test_tasks_carry_no_password_and_workers_use_their_own"]),
+    ("dask: a remote scheduler only over TLS", "churndb/scoring/cluster.py",
+     "    if _loopback(host):\n        return None", "    if True:\n        return None",
+     [IT + "test_distributed.py::test_a_remote_scheduler_over_plain_tcp_is_refused_before_connecting"]),
+    ("jobs: never twice at once", "sql/queries/jobs/runner.sql",
+     "SELECT pg_try_advisory_lock(7302, hashtext(%(job)s));", "SELECT true;",
+     [IT + "test_jobs.py::test_two_concurrent_score_jobs_one_runs_one_skips"]),
+]
+
+
+def run(mutation) -> bool:
+    name, relative, text, replacement, tests = mutation
+    path = (ROOT / relative).resolve()
+    original = path.read_text(encoding="utf-8")
+    if original.count(text) != 1:
+        print(f"  ?? {name}: the text to mutate is not found exactly once in {relative}")
+        return False
+    try:
+        path.write_text(original.replace(text, replacement), encoding="utf-8")
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
+                                cwd=ROOT, capture_output=True, text=True)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    caught = result.returncode != 0
+    print(f"  {'caught' if caught else 'MISSED'}: {name}")
+    return caught
+
+
+def main(argv: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not argv or any(a in m[0] for a in argv)]
+    print(f"{len(chosen)} mutations; each must make its tests fail")
+    missed = [m[0] for m in chosen if not run(m)]
+    print(f"{len(chosen) - len(missed)} caught, {len(missed)} missed" + (f": {missed}" if missed else ""))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
