@@ -78,12 +78,16 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     if args.table is not None:
         from .ingest.table import ingest_table
 
-        if not args.id_column:
-            raise ChurnDBError("ingest --table needs --id-column (the customer key column of the file)")
-        result = ingest_table(_url(), Path(args.file), args.table, args.id_column, args.label_column)
+        if not args.id_column and not args.row_ids:
+            raise ChurnDBError("ingest --table needs --id-column (the customer key column of the file), or "
+                               "--row-ids for a training extract without one")
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(args.delimiter, args.delimiter) if args.delimiter else "auto"
+        result = ingest_table(_url(), Path(args.file), args.table, args.id_column, args.label_column,
+                              delimiter=delimiter, decimal=args.decimal, row_ids=args.row_ids)
     else:
-        if args.id_column or args.label_column:
-            raise ChurnDBError("--id-column / --label-column go with --table (telecom files use customer_id, is_churn)")
+        if args.id_column or args.label_column or args.row_ids or args.delimiter or args.decimal != ".":
+            raise ChurnDBError("--id-column / --label-column / --row-ids / --delimiter / --decimal go with --table "
+                               "(telecom files are comma-separated with customer_id, is_churn)")
         as_of = parse_date(args.as_of) if args.as_of else None
         result = ingest_snapshot(_url(), Path(args.file), as_of)
     if result.already_loaded:
@@ -309,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table", help="load into churndb_import.TABLE with inferred column types")
     p.add_argument("--id-column", help="with --table: the customer key column")
     p.add_argument("--label-column", help="with --table: the churn label column (0/1, yes/no, true/false)")
+    p.add_argument("--delimiter", help="with --table: , ; | or tab (default: detected)")
+    p.add_argument("--decimal", default=".", help="with --table: the decimal mark, . (default) or ,")
+    p.add_argument("--row-ids", action="store_true",
+                   help="with --table: no key column; key each row by its line number (training only)")
 
     p = sub.add_parser("train", parents=[common], help="fit the stacked ensemble, measure on a hold-out, register a candidate")
     p.add_argument("--source", help="train from this table or view instead of customer_snapshots")

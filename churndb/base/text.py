@@ -1,6 +1,9 @@
-"""Message text: churndb's errors are one line, whatever the text they quote."""
+"""Text rules: churndb's errors are one line, whatever the text they quote; operators' column names
+become identifiers one way everywhere."""
 
 from __future__ import annotations
+
+import re
 
 
 def first_line(exc: BaseException) -> str:
@@ -13,3 +16,11 @@ def one_line(text: str) -> str:
     """An error message as exactly one line: messages quote user data (file names, header cells), and a
     vertical tab or a line separator in them must not break the line; such characters are shown escaped."""
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def column_identifier(text: str) -> str:
+    """An operator's column header as a lower-case identifier (``Customer ID`` -> ``customer_id``)."""
+    name = re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_") or "column"
+    if name[0].isdigit():
+        name = "c_" + name
+    return name[:63]

@@ -15,8 +15,16 @@ import pandas as pd
 
 from .csvfile import CsvFile
 
-TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t"})
-FALSE_WORDS = frozenset({"0", "false", "no", "n", "f"})
+# Yes/no in the spellings operators' exports use (compared in lower case, stripped).
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "vrai", "oui", "ja", "sí", "si", "wahr"})
+FALSE_WORDS = frozenset({"0", "false", "no", "n", "f", "faux", "non", "nein", "falsch"})
+
+
+def numeric_text(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Text of numbers as Python reads them: with a decimal comma, '1.234,5' -> '1234.5'."""
+    if decimal == ",":
+        return values.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return values
 INT32_MAX = 2_147_483_647
 INT64_MAX = 9_223_372_036_854_775_807
 
@@ -31,8 +39,9 @@ class Rejection:
 
 
 class Checker:
-    def __init__(self, csv_file: CsvFile):
+    def __init__(self, csv_file: CsvFile, decimal: str = "."):
         width = len(csv_file.header)
+        self.decimal = decimal
         self.header = csv_file.header
         self.records = csv_file.records
         self.reasons: list[list[str]] = [[] for _ in csv_file.records]
@@ -97,7 +106,7 @@ class Checker:
                      limit: float | None = None) -> pd.Series:
         raw = self.frame[name]
         blank = (raw == "").to_numpy()
-        values = pd.to_numeric(raw.where(~blank), errors="coerce").astype(float)
+        values = pd.to_numeric(numeric_text(raw, self.decimal).where(~blank), errors="coerce").astype(float)
         bad = values.isna().to_numpy() & ~blank
         self.reject_value(bad, name, "is not a number")
         inf = np.isinf(values.to_numpy())

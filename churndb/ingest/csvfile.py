@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ class CsvFile:
     sha256: str
     header: list[str]
     records: list[Record]  # data records, in file order (blank lines included, as empty field lists)
+    delimiter: str = ","
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -48,8 +50,39 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def read_csv(path: Path, required: tuple[str, ...] = ()) -> CsvFile:
-    """Parse ``path``; raise InputError (one line) when it cannot be a CSV of customers."""
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+AUTO = "auto"
+
+
+def detect_delimiter(path: Path, text: str) -> str:
+    """The delimiter that splits the header and the first lines into the same number (> 1) of fields.
+
+    Tried in the order , ; tab | on up to 50 records, quotes respected; the one giving the most
+    records with the header's width wins.  A file where none splits the header is refused."""
+    best, best_score = None, 0
+    for delimiter in DELIMITERS:
+        try:
+            rows = list(itertools.islice(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                                                    strict=False), 51))
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        score = sum(1 for r in rows[1:] if len(r) == len(rows[0])) + 1
+        if score > best_score:
+            best, best_score = delimiter, score
+    if best is None:
+        first = text.splitlines()[0][:60] if text else ""
+        raise InputError(f"{path}: cannot tell how its fields are separated (tried comma, semicolon, tab and pipe; "
+                         f"the header reads {first!r}); pass --delimiter")
+    return best
+
+
+def read_csv(path: Path, required: tuple[str, ...] = (), delimiter: str = ",") -> CsvFile:
+    """Parse ``path``; raise InputError (one line) when it cannot be a CSV of customers.
+
+    ``delimiter``: one of , ; tab |, or ``auto`` to detect it (operators' own exports); the telecom
+    layout is comma-separated and says so when a file is not."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -61,8 +94,12 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> CsvFile:
     if not data.strip():
         raise InputError(f"{path} is empty: expected a header line and at least one data row")
     text = _decode(path, data)
+    if delimiter == AUTO:
+        delimiter = detect_delimiter(path, text)
+    elif delimiter not in DELIMITERS:
+        raise InputError(f"--delimiter {delimiter!r} is not one of , ; | or tab")
     lines = _NEWLINE.split(text)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     try:
         header = [h.strip() for h in next(reader)]
         header_end = reader.line_num
@@ -76,10 +113,11 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> CsvFile:
         raise InputError(f"{path} is not parseable as CSV near line {reader.line_num}: {exc}") from None
 
     if len(header) == 1 and len(required) > 1:
-        for sep, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
-            if sep in header[0]:
+        for sep, name in DELIMITERS.items():
+            if sep != delimiter and sep in header[0]:
                 raise InputError(
-                    f"{path} looks {name}-separated; churndb reads comma-separated files (re-export with ',')"
+                    f"{path} looks {name}-separated; this layout is {DELIMITERS[delimiter]}-separated "
+                    f"(re-export with {delimiter!r})"
                 )
     if any(h == "" for h in header):
         raise InputError(f"{path}: the header has an empty column name (column {header.index('') + 1})")
@@ -97,4 +135,4 @@ def read_csv(path: Path, required: tuple[str, ...] = ()) -> CsvFile:
         records.pop()
     if not records:
         raise InputError(f"{path} has a header but no data rows; nothing to load")
-    return CsvFile(path, hashlib.sha256(data).hexdigest(), header, records)
+    return CsvFile(path, hashlib.sha256(data).hexdigest(), header, records, delimiter)

@@ -21,11 +21,12 @@ import psycopg
 from psycopg import sql
 
 from ..base.errors import InputError
+from ..base.text import column_identifier
 from ..store.copy import copy_in
 from ..store.sqlfiles import statements
 from .batch import IngestResult, load_batch
-from .checks import FALSE_WORDS, INT64_MAX, TRUE_WORDS, Checker
-from .csvfile import read_csv
+from .checks import FALSE_WORDS, INT64_MAX, TRUE_WORDS, Checker, numeric_text
+from .csvfile import AUTO, read_csv
 
 SQL = statements(__name__)
 
@@ -47,14 +48,6 @@ def table_name(text: str) -> str:
     return text
 
 
-def column_name(text: str) -> str:
-    """Normalise a header to a lower-case identifier (customer ID -> customer_id)."""
-    name = re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_") or "column"
-    if name[0].isdigit():
-        name = "c_" + name
-    return name[:63]
-
-
 @dataclass(frozen=True)
 class ColumnPlan:
     source: str
@@ -62,14 +55,14 @@ class ColumnPlan:
     sql_type: str  # bigint | double precision | boolean | text
 
 
-def _infer(values: pd.Series) -> str:
+def _infer(values: pd.Series, decimal: str = ".") -> str:
     present = values[values != ""]
     if present.empty:
         return "text"
     lowered = present.str.lower()
     if lowered.isin(BOOLEAN_WORDS).all() and not lowered.isin({"0", "1"}).all():
         return "boolean"
-    numbers = pd.to_numeric(present, errors="coerce")
+    numbers = pd.to_numeric(numeric_text(present, decimal), errors="coerce")
     finite = numbers.notna() & np.isfinite(numbers.astype(float))
     failures = int((~finite).sum())
     if finite.sum() >= 2 and failures <= max(1, NON_NUMERIC_TOLERANCE * len(present)):
@@ -78,11 +71,12 @@ def _infer(values: pd.Series) -> str:
     return "text"
 
 
-def plan_columns(header: list[str], frame: pd.DataFrame, id_column: str, label_column: str | None) -> list[ColumnPlan]:
+def plan_columns(header: list[str], frame: pd.DataFrame, id_column: str, label_column: str | None,
+                 decimal: str = ".") -> list[ColumnPlan]:
     names: dict[str, int] = {}
     plans = []
     for source in header:
-        name = column_name(source)
+        name = column_identifier(source)
         if name in names:
             names[name] += 1
             name = f"{name}_{names[name]}"
@@ -92,17 +86,29 @@ def plan_columns(header: list[str], frame: pd.DataFrame, id_column: str, label_c
         elif source == label_column:
             sql_type = "boolean"
         else:
-            sql_type = _infer(frame[source])
+            sql_type = _infer(frame[source], decimal)
         plans.append(ColumnPlan(source, name, sql_type))
     return plans
 
 
-def ingest_table(url: str, path: Path, table: str, id_column: str, label_column: str | None = None) -> IngestResult:
+def ingest_table(url: str, path: Path, table: str, id_column: str | None, label_column: str | None = None, *,
+                 delimiter: str = AUTO, decimal: str = ".", row_ids: bool = False) -> IngestResult:
+    """Load any customer CSV into ``churndb_import.<table>``.  ``delimiter`` is detected unless given;
+    ``decimal`` "," reads 1.234,5 as 1234.5; ``row_ids`` (no key column: a training extract) keys each
+    row by its line number, recorded as such: fit for training and evaluation, not for a CRM."""
     table = table_name(table)
-    required = (id_column,) + ((label_column,) if label_column else ())
-    csv_file = read_csv(Path(path), required=required)
-    check = Checker(csv_file)
-    plans = plan_columns(csv_file.header, check.frame, id_column, label_column)
+    if decimal not in (".", ","):
+        raise InputError(f"--decimal {decimal!r} is not . or ,")
+    if row_ids == bool(id_column):
+        raise InputError("give the key column (--id-column) or, for a training extract without one, --row-ids")
+    required = ((id_column,) if id_column else ()) + ((label_column,) if label_column else ())
+    csv_file = read_csv(Path(path), required=required, delimiter=delimiter)
+    check = Checker(csv_file, decimal=decimal)
+    if row_ids:
+        id_column = "row_id" if "row_id" not in csv_file.header else "churndb_row_id"
+        check.frame.insert(0, id_column, [str(n) for n in check.line_numbers])
+    plans = plan_columns([id_column] + csv_file.header if row_ids else csv_file.header, check.frame, id_column,
+                         label_column, decimal)
 
     typed = pd.DataFrame(index=check.frame.index)
     for plan in plans:
@@ -136,7 +142,8 @@ def ingest_table(url: str, path: Path, table: str, id_column: str, label_column:
     label_name = next((p.name for p in plans if p.source == label_column), None)
     labels = int(valid[label_name].notna().sum()) if label_name else 0
     details = {"columns": {p.source: {"column": p.name, "type": p.sql_type} for p in plans},
-               "id_column": id_name, "label_column": label_name}
+               "id_column": id_name, "label_column": label_name, "row_ids": row_ids,
+               "delimiter": csv_file.delimiter, "decimal": decimal}
     target = f"churndb_import.{table}"
 
     def write(conn: psycopg.Connection, batch_id: int) -> None:

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from ..base.errors import InputError
+from ..base.text import column_identifier
 from ..model import telecom
 from ..store import db
 from ..store.copy import copy_out
@@ -85,8 +86,12 @@ def load_relation_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> 
     oid, nsp, rel = found
     columns = conn.execute(SQL.query("relation_columns"), {"oid": oid}).fetchall()
     kinds = dict(columns)
-    for needed in (spec.id_column, spec.label_column):
-        if needed not in kinds:
+    # Names as the operator wrote them in the file header (customerID, "Total day minutes") work too.
+    for attr in ("id_column", "label_column"):
+        needed = getattr(spec, attr)
+        if needed not in kinds and column_identifier(needed) in kinds:
+            setattr(spec, attr, column_identifier(needed))
+        elif needed not in kinds:
             raise InputError(f"{nsp}.{rel} has no column {needed!r} (columns: {', '.join(list(kinds)[:12])})")
     categorical = [c for c, k in columns if k in ("S", "B") and c not in (spec.id_column, spec.label_column)]
     numeric = [c for c, k in columns if k == "N" and c not in (spec.id_column, spec.label_column)]
