@@ -285,6 +285,30 @@ def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
     return info
 
 
+@command("doctor")
+def cmd_doctor(args: argparse.Namespace) -> dict[str, Any]:
+    from .doctor import Check, diagnose, report
+
+    try:
+        checks = diagnose(_url(), load_settings())
+    except ChurnDBError as exc:  # no database to look at (the embedded one would not start, a bad URL)
+        checks = [Check("database", "fail", first_line(exc))]
+    for c in checks:
+        say(args, f"{c.status:<4}  {c.check:<12} {one_line(c.message)}")
+    result = report(checks)
+    if not result["ok"]:
+        raise DoctorFailed(result)
+    return result
+
+
+class DoctorFailed(ChurnDBError):
+    """Some check failed: the command prints its report (and JSON) and exits 1."""
+
+    def __init__(self, result: dict):
+        super().__init__(f"{sum(c['status'] == 'fail' for c in result['checks'])} check(s) failed")
+        self.result = result
+
+
 @command("demo")
 def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
     from .demo import run_demo
@@ -387,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("scheduler", parents=[common], help="run the jobs on their schedules until SIGTERM")
 
     sub.add_parser("status", parents=[common], help="what is loaded, trained and published")
+    sub.add_parser("doctor", parents=[common], help="health checks, one line each (exit 1 if any fails)")
     sub.add_parser("demo", parents=[common], help="everything end to end on synthetic data")
     return parser
 
@@ -426,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     except ChurnDBError as exc:
         if args.debug:
             raise
+        if isinstance(exc, DoctorFailed) and args.json:
+            print(json.dumps(exc.result, default=str))
         print(f"churndb {args.command}: error: {one_line(_scrubbed(str(exc)))}", file=sys.stderr)
         return 2 if isinstance(exc, UsageError) else 1
     except KeyboardInterrupt:

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .base.config import load_settings
+from .base.errors import ChurnDBError
+from .doctor import diagnose
+from .doctor import report as doctor_report
 from .ingest.snapshot import ingest_snapshot
 from .model.sample import write_sample
 from .ops.monitor import monitor
@@ -49,7 +52,14 @@ def run_demo(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, 
     info = status(url)
     for line in info.pop("_lines"):
         say(line)
+    checks = diagnose(url, settings)
+    for c in checks:
+        say(f"doctor: {c.status:<4}  {c.check:<12} {c.message}")
+    health = doctor_report(checks)
+    if not health["ok"]:
+        raise ChurnDBError("the demo database fails `churndb doctor`: "
+                           + "; ".join(f"{c.check}: {c.message}" for c in checks if c.status == "fail"))
     return {"schema_revision": revision, "ingest": result.as_dict(), "snapshots": info["snapshots"],
             "model_version": trained["model_version"], "model_status": trained["status"],
             "metrics": trained["metrics"], "run_id": run["run_id"], "segments": run["segments"],
-            "report": report["path"], "alerts": watched["alerts"]}
+            "report": report["path"], "alerts": watched["alerts"], "doctor": health}

@@ -86,11 +86,13 @@ def query_files() -> dict[str, dict[str, str]]:
     """Every statement file: {"store/registry.sql": {name: text}}."""
     out = {}
     queries = _root().joinpath("queries")
-    for folder in sorted(queries.iterdir(), key=lambda p: p.name):
-        if folder.is_dir():
-            for path in sorted(folder.iterdir(), key=lambda p: p.name):
+    for entry in sorted(queries.iterdir(), key=lambda p: p.name):
+        if entry.is_dir():
+            for path in sorted(entry.iterdir(), key=lambda p: p.name):
                 if path.name.endswith(".sql"):
-                    out[f"{folder.name}/{path.name}"] = _load(f"{folder.name}/{path.name}")
+                    out[f"{entry.name}/{path.name}"] = _load(f"{entry.name}/{path.name}")
+        elif entry.name.endswith(".sql"):  # an entry point's own file (churndb/doctor.py -> doctor.sql)
+            out[entry.name] = _load(entry.name)
     return out
 
 

@@ -16,3 +16,19 @@ LEFT JOIN churndb.churn_outcomes o
        ON o.customer_id = s.customer_id AND o.observed_as_of = s.as_of_date
 GROUP BY s.as_of_date
 ORDER BY s.as_of_date;
+
+-- name: champion_summary
+-- What is trained: the champion, its hold-out AUC and how old it is.
+SELECT model_version, (metrics ->> 'auc')::float8, created_at, promoted_at,
+       extract(epoch FROM now() - created_at)::float8 / 86400
+FROM churndb.model_versions WHERE status = 'champion';
+
+-- name: last_published_run
+-- What is published: the newest published run.
+SELECT run_id, finished_at, customers_scored, targets, model_version
+FROM churndb.scoring_runs WHERE status = 'succeeded' AND NOT is_shadow
+ORDER BY finished_at DESC, run_id DESC LIMIT 1;
+
+-- name: recent_job_failures
+-- The last job failures (newest first).
+SELECT job, started_at, error FROM churndb.job_runs WHERE status = 'failed' ORDER BY started_at DESC LIMIT 5;
