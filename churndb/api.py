@@ -21,7 +21,7 @@ from .model.predictor import ChurnModel
 from .model.bands import Policy
 from .model.reasons import top_reasons
 from .scoring.pipeline import assess
-from .store import db, registry, signing
+from .store import db, offline, registry, signing
 from .store.segment_policy import policy_in_force
 
 
@@ -48,6 +48,17 @@ class ChurnScorer:
         with db.connect(url) as conn:
             version, fitted, digest = registry.load(conn, key, model)
             policy = policy_in_force(conn)
+        return cls(fitted, version, policy, digest)
+
+    @classmethod
+    def from_files(cls, folder: str | Path, key: str | bytes | None = None) -> "ChurnScorer":
+        """A model exported with ``churndb models export V --out DIR``, verified before unpickling, scoring
+        with the policy that was in force at export.  ``key``: the signing key (default as configured)."""
+        if key is None:
+            key = signing.signing_key(load_settings())
+        elif isinstance(key, str):
+            key = key.encode("utf-8")
+        version, fitted, digest, policy = offline.load(Path(folder), key)
         return cls(fitted, version, policy, digest)
 
     # ------------------------------------------------------------------ input

@@ -145,6 +145,16 @@ def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
         if not models:
             say(args, "no models yet: run `churndb train`")
         return {"models": models}
+    if args.action == "export":
+        from .store import offline, signing
+
+        if not args.out:
+            raise UsageError("models export needs --out DIR")
+        with db.connect(url) as conn:
+            manifest = offline.export(conn, signing.signing_key(load_settings()), _version(args), Path(args.out))
+        say(args, f"model {manifest['model_version']} exported to {args.out} (artifact sha256 "
+                  f"{manifest['artifact_sha256'][:12]}, manifest signed)")
+        return {"model_version": manifest["model_version"], "path": args.out, "manifest": manifest}
     if args.action == "show":
         with db.connect(url) as conn:
             info = registry.show(conn, _version(args))
@@ -361,10 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auc-tolerance", type=float, help="AUC the candidate may lose (default 0.005, [retrain])")
     p.add_argument("--brier-tolerance", type=float, help="Brier the candidate may gain (default 0.002, [retrain])")
 
-    p = sub.add_parser("models", parents=[common], help="the model registry: list, show, promote, rollback")
-    p.add_argument("action", choices=["list", "show", "promote", "rollback"])
+    p = sub.add_parser("models", parents=[common], help="the model registry: list, show, promote, rollback, export")
+    p.add_argument("action", choices=["list", "show", "promote", "rollback", "export"])
     p.add_argument("version", nargs="?", type=int)
     p.add_argument("--reason", help="why (recorded with the promotion / rollback)")
+    p.add_argument("--out", help="export: the folder for artifact, manifest and signature")
 
     p = sub.add_parser("score", parents=[common], help="score every customer and publish one run")
     p.add_argument("--model", help="model version to publish with (default: the champion)")

@@ -88,13 +88,25 @@ def load(conn: psycopg.Connection, key: bytes, model: str | int | None = "champi
          threads: int | None = None) -> tuple[int, ChurnModel, str]:
     """Verify and unpickle a model; returns (version, model, artifact sha256)."""
     version = resolve(conn, model)
+    artifact, digest, signature = stored_artifact(conn, version)
+    return version, verified_model(key, version, artifact, digest, signature, threads), digest
+
+
+def stored_artifact(conn: psycopg.Connection, version: int) -> tuple[bytes, str, str | None]:
+    """(artifact bytes, recorded sha256, signature) of a model version, not yet verified."""
     _, artifact, digest, signature = conn.execute(SQL.query("model_artifact"), {"model_version": version}).fetchone()
-    signing.verify(key, version, bytes(artifact), digest, signature)
+    return bytes(artifact), digest, signature
+
+
+def verified_model(key: bytes, version: int, artifact: bytes, digest: str, signature: str | None,
+                   threads: int | None = None) -> ChurnModel:
+    """Verify the signature over (version, sha256) *before* unpickling, then unpickle."""
+    signing.verify(key, version, artifact, digest, signature)
     for old, new in LEGACY_MODULES.items():
         sys.modules.setdefault(old, importlib.import_module(new))
-    fitted = ChurnModel(joblib.load(io.BytesIO(bytes(artifact))))
+    fitted = ChurnModel(joblib.load(io.BytesIO(artifact)))
     fitted.set_threads(threads)
-    return version, fitted, digest
+    return fitted
 
 
 def champion_version(conn: psycopg.Connection) -> int | None:
