@@ -44,6 +44,7 @@ class ScoreOptions:
     tls_client_cert: str | None = None
     tls_client_key: str | None = None
     allow_insecure_scheduler: bool = False
+    notify_min_score: int = 80
 
     @classmethod
     def from_settings(cls, settings: Settings, **given) -> "ScoreOptions":
@@ -60,6 +61,7 @@ class ScoreOptions:
         for name in ("tls_ca_file", "tls_client_cert", "tls_client_key"):
             values[name] = settings.get("score", name, str)
         values["allow_insecure_scheduler"] = settings.get("score", "allow_insecure_scheduler", bool, False)
+        values["notify_min_score"] = settings.get("notify", "min_score", int, cls.notify_min_score, minimum=0)
         if values["executor"] not in EXECUTORS:
             raise ChurnDBError(f"unknown executor {values['executor']!r}: use local or dask")
         return cls(**values)
@@ -93,7 +95,8 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         run_state.ensure_history_partition(control, started_at)
         spec = RunSpec(run_id=run_id, started_at=started_at, model_version=version, policy=policy, as_of=as_of,
                        campaign=campaign, shadow=shadow, reasons=reasons and not shadow,
-                       chunk_rows=options.chunk_rows, baseline=baseline, target_shift_max=options.max_target_shift)
+                       chunk_rows=options.chunk_rows, baseline=baseline, target_shift_max=options.max_target_shift,
+                       notify_min_score=options.notify_min_score)
         if options.executor == "dask":
             from . import cluster
 

@@ -94,6 +94,7 @@ class RunSpec:
     chunk_rows: int
     baseline: dict
     target_shift_max: float = 0.5  # share the target count may move from the previous run without an alert
+    notify_min_score: int = 80     # risk score at which a newly risky customer is put in the outbox
 
 
 @dataclass

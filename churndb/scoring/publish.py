@@ -36,23 +36,36 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
         writer.execute(SQL.query("apply_target_caps"),
                        {"budget": policy.program_budget, "capacity": policy.contact_capacity})
         tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
-        _alert_on_target_shift(writer, run, tally.targets)
+        previous = writer.execute(SQL.query("previous_published_targets"), {"run_id": run.run_id}).fetchone()
+        _alert_on_target_shift(writer, run, tally.targets, previous)
         params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
                   "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at}
         writer.execute(SQL.query("publish_targets"), params)
         writer.execute(SQL.query("drop_stale_targets"), {"scored_at": run.started_at})
         writer.execute(SQL.query("insert_roi_summary"), {"run_id": run.run_id, "success_rate": policy.success_rate,
                                                          "horizon_months": policy.value_horizon_months})
+        notifications = _queue_notifications(writer, run, previous)
     writer.execute(SQL.query("insert_segment_summary"), {"run_id": run.run_id})
     stages.add("publish", t)
     run_state.succeed(writer, run.run_id, customers=tally.customers, targets=tally.targets,
                  partitions=tally.partitions or None, stage_seconds=stages.rounded(), summary=tally.summary())
+    if not run.shadow:  # LISTENers hear of it when (and only if) this transaction commits
+        writer.execute(SQL.query("notify_published"), {"summary": json.dumps({
+            "run_id": run.run_id, "model_version": run.model_version, "as_of_date": run.as_of.isoformat(),
+            "customers": tally.customers, "targets": tally.targets, "notifications": notifications,
+            "min_score": run.notify_min_score})})
 
 
-def _alert_on_target_shift(writer: psycopg.Connection, run: RunSpec, targets: int) -> None:
+def _queue_notifications(writer: psycopg.Connection, run: RunSpec, previous) -> int:
+    """Outbox rows for treatment targets newly at or above ``[notify] min_score``; returns how many."""
+    return writer.execute(SQL.query("queue_notifications"), {
+        "run_id": run.run_id, "min_score": run.notify_min_score,
+        "previous_run": previous[0] if previous else None}).rowcount
+
+
+def _alert_on_target_shift(writer: psycopg.Connection, run: RunSpec, targets: int, previous) -> None:
     """A target count far from the previous run's may be real (a new snapshot, a policy change): the run
-    is published, and an alert in the same transaction says so."""
-    previous = writer.execute(SQL.query("previous_published_targets"), {"run_id": run.run_id}).fetchone()
+    is published, and an alert in the same transaction says so.  ``previous``: (run_id, targets) or None."""
     if not previous or not previous[1]:
         return
     shift = (targets - previous[1]) / previous[1]

@@ -18,6 +18,7 @@ DISTRIBUTED = {
     "score_staging": "customer_id",
     "retention_targets": "customer_id",
     "intervention_outcomes": "customer_id",
+    "notification_outbox": "customer_id",
 }
 # Quarantined input rows: their customer_id may be missing or malformed, so they shard by batch.
 DISTRIBUTED_APART = {"rejected_rows": "batch_id"}

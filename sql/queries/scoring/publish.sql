@@ -89,3 +89,19 @@ ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1;
 -- name: insert_target_shift_alert
 INSERT INTO churndb.alerts (rule, severity, message, run_id, model_version, details)
 VALUES ('target_shift', 'warning', %(message)s, %(run_id)s, %(model_version)s, %(details)s);
+
+-- name: queue_notifications
+-- Treatment-group targets at or above the alert threshold that the previous published run did not
+-- already have there: the customers the CRM / SMS gateway is told about, once.
+INSERT INTO churndb.notification_outbox
+    (run_id, customer_id, risk_score, risk_category, churn_probability, retention_action)
+SELECT %(run_id)s, t.customer_id, t.risk_score, t.risk_category, t.churn_probability, t.retention_action
+FROM run_targets t
+WHERE t.treatment_group = 'treatment' AND t.risk_score >= %(min_score)s
+  AND NOT EXISTS (SELECT 1 FROM churndb.score_history h
+                  WHERE h.run_id = %(previous_run)s AND h.customer_id = t.customer_id
+                    AND h.risk_score >= %(min_score)s);
+
+-- name: notify_published
+-- Delivered to LISTENers only when the publish transaction commits.
+SELECT pg_notify('churndb_published', %(summary)s);
