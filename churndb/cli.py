@@ -221,7 +221,8 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
     from .ops.report import metrics_text, write_report
 
-    result = write_report(_url(), Path(args.out))
+    months = load_settings().get("report", "cumulative_months", int, 6, minimum=1)
+    result = write_report(_url(), Path(args.out), min(months, 24))
     say(args, metrics_text(result["metrics"]))
     say(args, f"files in {result['path']}: " + ", ".join(Path(p).name for p in result["files"].values()))
     return result

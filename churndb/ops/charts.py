@@ -129,6 +129,22 @@ def _models(rows):
     return _png(fig)
 
 
+def _cumulative_table(rows: list[dict]) -> str:
+    """The guide's cumulative table, labelled for what it is: a projection."""
+    if not rows:
+        return ""
+    money = lambda v: f"${v:,.0f}"  # noqa: E731
+    cells = "".join(f"<tr><td>{r['month']}</td><td>{r['retained']:,.1f}</td><td>{money(r['revenue_saved'])}</td>"
+                    f"<td>{money(r['program_cost'])}</td><td>{money(r['net_benefit'])}</td>"
+                    f"<td>{'n/a' if r['cumulative_roi'] is None else format(r['cumulative_roi'], '.2f') + 'x'}</td></tr>"
+                    for r in rows)
+    return (f'<section id="cumulative"><h2>{len(rows)}-month cumulative ROI (projection)</h2>'
+            "<p>A projection under the policy's assumptions (success rate, horizon), the program repeated each month; "
+            "realized figures are in deployment_metrics.txt once campaigns mature.</p>"
+            "<table><tr><th>month</th><th>retained</th><th>revenue saved</th><th>program cost</th>"
+            f"<th>net benefit</th><th>cumulative ROI</th></tr>{cells}</table></section>")
+
+
 def render(conn: psycopg.Connection, metrics: dict, out: Path) -> Path:
     """Write ``report.html`` into ``out``; ``metrics`` is report.deployment_metrics() of the latest run."""
     deciles, curves = conn.execute(SQL.query("model_curves"), {"model_version": metrics["model_version"]}).fetchone()
@@ -152,6 +168,7 @@ def render(conn: psycopg.Connection, metrics: dict, out: Path) -> Path:
              ("model AUC (hold-out)", f"{metrics['model_metrics']['auc']:.3f}")]
     body = "\n".join(f'<section><h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
                      f'src="data:image/png;base64,{png}"></section>' for title, png in charts)
+    body += _cumulative_table(metrics.get("cumulative") or [])
     tile_html = "".join(f'<div class="tile"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}'
                         f"</div></div>" for k, v in tiles)
     page = f"""<!doctype html>

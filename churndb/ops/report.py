@@ -22,13 +22,18 @@ from .exports import PublishedRun, export, file_name, latest_run, segments
 SQL = statements(__name__)
 
 
-def deployment_metrics(conn: psycopg.Connection, run: PublishedRun) -> dict:
+CUMULATIVE_MONTHS = 6  # the guide's "6-month cumulative" table; [report] cumulative_months (1..24)
+
+
+def deployment_metrics(conn: psycopg.Connection, run: PublishedRun, cumulative_months: int = CUMULATIVE_MONTHS) -> dict:
     """The latest run's figures, read from the same views BI reads (one definition of every number)."""
     with conn.cursor(row_factory=dict_row) as cur:
         segments = cur.execute(SQL.query("latest_segments")).fetchall()
         roi_rows = cur.execute(SQL.query("latest_roi")).fetchall()
         model = cur.execute(SQL.query("model_metrics"), {"model_version": run.model_version}).fetchone()
-    if any(s["run_id"] != run.run_id for s in segments + roi_rows):
+        cumulative = cur.execute(SQL.query("cumulative_roi"), {"months": cumulative_months}).fetchall()
+        realized = cur.execute(SQL.query("realized_roi")).fetchall()
+    if any(s["run_id"] != run.run_id for s in segments + roi_rows + cumulative):
         raise ChurnDBError("a newer run was published while the report was being written; run it again")
     total = sum(s["customers"] for s in segments)
     program = next((r for r in roi_rows if r["risk_category"] == "All"), None)
@@ -44,6 +49,8 @@ def deployment_metrics(conn: psycopg.Connection, run: PublishedRun) -> dict:
         "model_metrics": {k: model["metrics"].get(k) for k in ("auc", "accuracy", "precision", "recall", "f1",
                                                                "brier", "ece")},
         "model_holdout_rows": model["training"].get("rows_test"),
+        "cumulative": [{k: v for k, v in row.items() if k != "run_id"} for row in cumulative],
+        "realized": realized,
     }
 
 
@@ -91,6 +98,21 @@ def metrics_text(m: dict) -> str:
     for c in m["roi_by_category"]:
         lines.append(f"  {c['risk_category']:<9} contacted {c['contacted']:>9,}  cost {money(c['program_cost'])}  "
                      f"saved {money(c['expected_revenue_saved'])}")
+    if m.get("cumulative"):
+        lines += ["", f"{len(m['cumulative'])}-MONTH CUMULATIVE (a projection under the policy's assumptions: the "
+                      "program repeated monthly, constant policy)",
+                  f"  {'month':>5} {'retained':>10} {'revenue saved':>16} {'program cost':>16} {'net benefit':>16} "
+                  f"{'cumulative ROI':>15}"]
+        for c in m["cumulative"]:
+            lines.append(f"  {c['month']:>5} {c['retained']:>10,.1f} {money(c['revenue_saved']):>16} "
+                         f"{money(c['program_cost']):>16} {money(c['net_benefit']):>16} "
+                         f"{_fmt(c['cumulative_roi'], '{:.2f}x'):>15}")
+    lines += ["", "REALIZED (matured campaigns: treatment vs control)"]
+    if not m.get("realized"):
+        lines.append("  no campaign has matured outcomes yet")
+    for c in m.get("realized") or []:
+        lines.append(f"  campaign {c['campaign_id']}: {c['status']}; treated {c['treated']:,}, control {c['control']:,}"
+                     + (f", uplift {c['uplift']:.1%}, ROI {_fmt(c['roi'], '{:.2f}x')}" if c["uplift"] is not None else ""))
     mm = m["model_metrics"]
     lines += [
         "",
@@ -100,14 +122,14 @@ def metrics_text(m: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(url: str, out_dir: Path) -> dict:
+def write_report(url: str, out_dir: Path, cumulative_months: int = CUMULATIVE_MONTHS) -> dict:
     out_dir = Path(out_dir)
     try:
         with db.connect(url) as conn:
             run = latest_run(conn)
             files = {seg: str(out_dir / file_name(seg)) for seg in segments(conn, run)}
             rows = {seg: export(conn, run, seg, Path(path)) for seg, path in files.items()}
-            m = deployment_metrics(conn, run)
+            m = deployment_metrics(conn, run, cumulative_months)
             page = charts.render(conn, m, out_dir)
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None

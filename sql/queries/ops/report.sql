@@ -12,3 +12,13 @@ FROM churndb.v_roi_projection;
 
 -- name: model_metrics
 SELECT metrics, training FROM churndb.model_versions WHERE model_version = %(model_version)s;
+
+-- name: cumulative_roi
+-- The first months of the cumulative projection (v_roi_cumulative), for the report.
+SELECT run_id, month, retained, revenue_saved, program_cost, net_benefit, cumulative_roi
+FROM churndb.v_roi_cumulative WHERE month <= %(months)s ORDER BY month;
+
+-- name: realized_roi
+-- What matured campaigns achieved, in total per campaign (v_roi_realized).
+SELECT campaign_id, status, treated, control, uplift, revenue_saved, program_cost, roi
+FROM churndb.v_roi_realized WHERE risk_category = 'All' ORDER BY campaign_id;
