@@ -128,6 +128,19 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+@command("backtest")
+def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
+    from .training.backtest import backtest, describe
+    from .training.spec import TrainingSpec
+
+    spec = TrainingSpec(start=parse_date(args.start, "--start") if args.start else None,
+                        end=parse_date(args.end, "--end") if args.end else None, seed=args.seed)
+    result = backtest(_url(), load_settings(), spec, folds=args.folds)
+    for line in describe(result):
+        say(args, line)
+    return result
+
+
 @command("models")
 def cmd_models(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import asdict
@@ -371,6 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="promote if not worse than the champion on the same hold-out (AUC and Brier)")
     p.add_argument("--auc-tolerance", type=float, help="AUC the candidate may lose (default 0.005, [retrain])")
     p.add_argument("--brier-tolerance", type=float, help="Brier the candidate may gain (default 0.002, [retrain])")
+
+    p = sub.add_parser("backtest", parents=[common],
+                       help="time-ordered evaluation: train on snapshots up to a date, test on the next")
+    p.add_argument("--start", help="first snapshot date (YYYY-MM-DD)")
+    p.add_argument("--end", help="last snapshot date (YYYY-MM-DD)")
+    p.add_argument("--folds", type=int, help="the last N test dates (default: every date after the first)")
+    p.add_argument("--seed", type=int, default=42)
 
     p = sub.add_parser("models", parents=[common], help="the model registry: list, show, promote, rollback, export")
     p.add_argument("action", choices=["list", "show", "promote", "rollback", "export"])

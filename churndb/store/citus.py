@@ -26,7 +26,7 @@ DISTRIBUTED_APART = {"rejected_rows": "batch_id"}
 REFERENCE = (
     "ingest_batches", "model_versions", "model_deployments", "segment_policy", "segment_policy_bands",
     "scoring_runs", "run_partitions", "run_segment_summary", "run_roi_summary", "monitoring_metrics", "alerts",
-    "job_runs", "history_archive",
+    "job_runs", "history_archive", "model_backtests",
 )
 COLOCATION_ANCHOR = "customer_snapshots"
 
