@@ -141,3 +141,29 @@ def test_retrain_keeps_a_champion_that_is_not_beaten(cli, trained_conn, tmp_path
     decision = trained_conn.execute("SELECT training -> 'promotion_decision' FROM model_versions "
                                     "WHERE model_version = %s", (out["model_version"],)).fetchone()[0]
     assert decision["promote"] is False and decision["comparison_rows"] > 0
+
+
+def test_a_dropped_lock_connection_does_not_let_a_second_instance_start(cli_process, trained_conn, tmp_path):
+    """Review item 14: the job lock lived on one idle connection; when it dropped, the lock was gone and a
+    second instance started.  Now the lock is held on two connections and the lost one is re-taken."""
+    config = tmp_path / "slow.toml"
+    config.write_text("[score]\nchunk_rows = 100\n")
+    # The keeper re-takes a lost lock every CHURNDB_JOB_LOCK_CHECK seconds; slowed down here, the second
+    # lock alone must keep the second instance out.
+    env = {"CHURNDB_CONFIG": str(config), "CHURNDB_JOB_LOCK_CHECK": "60"}
+    first = cli_process("jobs", "run", "score", "--json", env=env)
+    deadline = time.monotonic() + 60
+    while not _job_runs(trained_conn, "score") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    dropped = trained_conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'churndb-job' AND datname = current_database()").fetchall()
+    assert dropped, "the job's lock connection was not found"
+    second = cli_process("jobs", "run", "score", "--json", env=env)
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [r["status"] for r in results] == ["succeeded", "skipped"], results
+    assert sorted(r[0] for r in _job_runs(trained_conn, "score")) == ["skipped", "succeeded"]
+    assert trained_conn.execute("SELECT count(*) FROM scoring_runs WHERE status = 'succeeded'").fetchone()[0] == 1

@@ -1,8 +1,13 @@
 -- Statements run by jobs.runner: Scheduled jobs: advisory locks and job_runs.
--- Advisory lock key space 7302 = churndb jobs.
+-- Advisory lock key spaces 7302 and 7304 = churndb jobs: a running job holds both, each on its own
+-- connection, so one dropped connection never frees the job for a second instance.
 
 -- name: try_job_lock
-SELECT pg_try_advisory_lock(7302, hashtext(%(job)s));
+SELECT pg_try_advisory_lock(%(space)s, hashtext(%(job)s));
+
+-- name: lock_alive
+-- A cheap round trip: is the connection that holds a job lock still there?
+SELECT 1;
 
 -- name: job_lock_holder
 -- Who holds a job's lock: their backend's client address, application and process.
@@ -10,11 +15,12 @@ SELECT a.pid, a.application_name, coalesce(host(a.client_addr), 'local socket'),
        (SELECT j.host || ':' || j.pid FROM churndb.job_runs j
         WHERE j.job = %(job)s AND j.status = 'running' ORDER BY j.started_at DESC LIMIT 1)
 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'advisory' AND l.classid = 7302 AND l.objid = hashtext(%(job)s)::oid AND l.granted
-  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database());
+WHERE l.locktype = 'advisory' AND l.classid IN (7302, 7304) AND l.objid = hashtext(%(job)s)::oid AND l.granted
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+ORDER BY l.classid LIMIT 1;
 
 -- name: release_job_lock
-SELECT pg_advisory_unlock(7302, hashtext(%(job)s));
+SELECT pg_advisory_unlock(%(space)s, hashtext(%(job)s));
 
 -- name: start_job_run
 INSERT INTO churndb.job_runs (job, status, host, pid, details)
@@ -27,10 +33,10 @@ UPDATE churndb.job_runs SET status = %(status)s, finished_at = clock_timestamp()
 WHERE job_run_id = %(job_run_id)s;
 
 -- name: fail_abandoned_jobs
--- A 'running' job whose lock nobody holds was killed: record it as failed.
+-- A 'running' job none of whose two locks anybody holds was killed: record it as failed.
 UPDATE churndb.job_runs j SET status = 'failed', finished_at = now(),
        error = 'abandoned: the process running it stopped'
 WHERE j.status = 'running'
-  AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = 7302
+  AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid IN (7302, 7304)
                   AND l.objid = hashtext(j.job)::oid AND l.granted
                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()));
