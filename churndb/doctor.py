@@ -61,8 +61,9 @@ def diagnose(url: str, settings: Settings) -> list[Check]:
             return checks
         checks.append(_signing_key(settings))
         checks.append(_champion(conn, settings))
-        checks.append(_last_run(conn))
-        checks.extend(_scores(conn))
+        latest = conn.execute(SQL.query("latest_run")).fetchone()
+        checks.append(_last_run(latest))
+        checks.extend(_scores(conn, latest))
         checks.append(_jobs(conn))
     checks.append(_disk(settings))
     return checks
@@ -110,8 +111,7 @@ def _champion(conn: psycopg.Connection, settings: Settings) -> Check:
                                    f"(risk score {int(scored['risk_score'].iloc[0])})")
 
 
-def _last_run(conn: psycopg.Connection) -> Check:
-    row = conn.execute(SQL.query("latest_run")).fetchone()
+def _last_run(row) -> Check:
     if row is None:
         return Check("last run", "warn", "no scoring run yet: run `churndb score`")
     run_id, status, _, _, customers, targets, error, age = row
@@ -127,15 +127,16 @@ def _last_run(conn: psycopg.Connection) -> Check:
     return Check("last run", "ok", line)
 
 
-def _scores(conn: psycopg.Connection) -> list[Check]:
+def _scores(conn: psycopg.Connection, newest_run) -> list[Check]:
+    """The score distribution of the newest run if it was published; category shares of the two newest
+    published runs."""
     shares = conn.execute(SQL.query("published_shares")).fetchall()
     latest = {c: s for n, c, s in shares if n == 1}
     previous = {c: s for n, c, s in shares if n == 2}
     if not latest:
         return []
     out = []
-    row = conn.execute(SQL.query("latest_run")).fetchone()
-    published = row[0] if row and row[1] == "succeeded" else None
+    published = newest_run[0] if newest_run and newest_run[1] == "succeeded" else None
     if published is not None:
         low, high, mean, _ = conn.execute(SQL.query("run_score_distribution"), {"run_id": published}).fetchone()
         split = ", ".join(f"{c} {s:.1%}" for c, s in latest.items())
