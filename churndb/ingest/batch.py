@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import psycopg
@@ -39,34 +40,65 @@ class IngestResult:
         return asdict(self)
 
 
-def load_batch(url: str, csv_file: CsvFile, *, target: str, as_of: dt.date | None, rows_loaded: int,
-               rejections: list[Rejection], labels: int, details: dict,
-               write: Callable[[psycopg.Connection, int], None], ignored_columns: list[str] = ()) -> IngestResult:
-    """Record the batch, quarantine ``rejections`` and let ``write(conn, batch_id)`` store the valid
-    rows, all in one transaction; a batch already loaded is returned as it is."""
+@dataclass(frozen=True)
+class Staged:
+    """What a loader's ``stage`` step put aside: records read, rows staged for loading, labels among them."""
+    rows_in: int
+    rows_loaded: int
+    labels: int
+
+
+def quarantine(conn: psycopg.Connection, rejections: list[Rejection]) -> None:
+    """Add records to the batch's quarantine (inside ``load_staged``'s ``stage``)."""
+    with conn.cursor() as cur, cur.copy(SQL.query("copy_batch_rejections")) as copy:
+        for r in rejections:
+            copy.write_row((r.line_number, r.customer_id, r.key, r.raw, r.reason))
+
+
+def load_staged(url: str, *, source: Path, sha256: str, target: str, as_of: dt.date | None, details: dict,
+                stage: Callable[[psycopg.Connection], Staged], publish: Callable[[psycopg.Connection, int], None],
+                ignored_columns: list[str] = ()) -> IngestResult:
+    """One batch in one transaction: ``stage(conn)`` stages the valid rows and quarantines the others
+    (``quarantine``, possibly chunk by chunk), then the batch row is written with the reconciled counts,
+    the quarantined records move to ``rejected_rows`` and ``publish(conn, batch_id)`` stores the rows.
+    The same file (sha256) for the same target and date again returns the existing batch, untouched."""
     ignored = list(ignored_columns)
     as_of_text = as_of.isoformat() if as_of else None
     conn = db.connect(url)
     try:
         with conn.transaction():
-            existing = conn.execute(SQL.query("find_batch"), {"sha256": csv_file.sha256, "target_table": target,
+            existing = conn.execute(SQL.query("find_batch"), {"sha256": sha256, "target_table": target,
                                                              "as_of_date": as_of}).fetchone()
             if existing:
                 batch_id, rows_in, loaded, rejected, labelled = existing
                 return IngestResult(batch_id, rows_in, loaded, rejected, labelled, target, as_of_text,
                                     already_loaded=True, ignored_columns=ignored)
+            conn.execute(SQL.query("create_batch_rejections"))
+            staged = stage(conn)
+            rejected = conn.execute(SQL.query("count_batch_rejections")).fetchone()[0]
             batch_id = int(conn.execute(SQL.query("insert_batch"), {
-                "source_file": str(csv_file.path), "sha256": csv_file.sha256, "target_table": target,
-                "as_of_date": as_of, "rows_in": len(csv_file.records), "rows_loaded": rows_loaded,
-                "rows_rejected": len(rejections), "labels_loaded": labels, "details": json.dumps(details),
+                "source_file": str(source), "sha256": sha256, "target_table": target, "as_of_date": as_of,
+                "rows_in": staged.rows_in, "rows_loaded": staged.rows_loaded, "rows_rejected": rejected,
+                "labels_loaded": staged.labels, "details": json.dumps(details),
             }).fetchone()[0])
-            with conn.cursor() as cur, cur.copy(SQL.query("copy_rejected_rows")) as copy:
-                for r in rejections:
-                    copy.write_row((batch_id, r.line_number, r.customer_id, r.raw, r.reason))
-            write(conn, batch_id)
+            conn.execute(SQL.query("move_rejections"), {"batch_id": batch_id})
+            publish(conn, batch_id)
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None
     finally:
         conn.close()
-    return IngestResult(batch_id, len(csv_file.records), rows_loaded, len(rejections), labels, target, as_of_text,
+    return IngestResult(batch_id, staged.rows_in, staged.rows_loaded, rejected, staged.labels, target, as_of_text,
                         ignored_columns=ignored)
+
+
+def load_batch(url: str, csv_file: CsvFile, *, target: str, as_of: dt.date | None, rows_loaded: int,
+               rejections: list[Rejection], labels: int, details: dict,
+               write: Callable[[psycopg.Connection, int], None], ignored_columns: list[str] = ()) -> IngestResult:
+    """``load_staged`` for a file held whole: its rejections are known, ``write(conn, batch_id)`` stores the
+    valid rows."""
+    def stage(conn: psycopg.Connection) -> Staged:
+        quarantine(conn, rejections)
+        return Staged(len(csv_file.records), rows_loaded, labels)
+
+    return load_staged(url, source=csv_file.path, sha256=csv_file.sha256, target=target, as_of=as_of,
+                       details=details, stage=stage, publish=write, ignored_columns=ignored_columns)

@@ -34,8 +34,9 @@ class Rejection:
     """One quarantined record: where it was, its key as written, its raw text and why."""
     line_number: int
     customer_id: str | None
-    raw: str
+    raw: str | None
     reason: str
+    key: str | None = None  # the normalised customer key, where one could be read (duplicates across chunks)
 
 
 class Checker:
@@ -76,11 +77,14 @@ class Checker:
     def rejected(self) -> np.ndarray:
         return np.array([bool(r) for r in self.reasons], dtype=bool)
 
-    def rejections(self, key_column: str) -> list[Rejection]:
-        """Every record with at least one reason, as it was in the file, with its key as written."""
+    def rejections(self, key_column: str, keys: pd.Series | None = None) -> list[Rejection]:
+        """Every record with at least one reason, as it was in the file, with its key as written (and,
+        given ``keys``, its normalised key)."""
         bad = self.rejected
-        keys = self.frame[key_column].to_numpy(dtype=object) if key_column in self.frame else [""] * len(bad)
-        return [Rejection(rec.line_number, keys[i] or None, rec.raw, self.reason_text(i))
+        written = self.frame[key_column].to_numpy(dtype=object) if key_column in self.frame else [""] * len(bad)
+        normal = keys.to_numpy(dtype=object) if keys is not None else [None] * len(bad)
+        return [Rejection(rec.line_number, written[i] or None, rec.raw, self.reason_text(i),
+                          None if normal[i] is None or normal[i] != normal[i] else normal[i])
                 for i, rec in enumerate(self.records) if bad[i]]
 
     @property

@@ -1,8 +1,12 @@
-"""Load a telecom-schema CSV as one point-in-time snapshot, atomically.
+"""Load a telecom-schema CSV as one point-in-time snapshot, atomically, streamed in chunks.
 
-Every data record ends up either in ``customer_snapshots`` (and its label in ``churn_outcomes``) or
-in ``rejected_rows`` with its raw text, line number and reason (``batch.load_batch``).  Loading the
-same file for the same date again finds the existing batch and changes nothing.
+The file is scanned once (sha256, encoding, header: an unusable file is refused before anything is
+written), then read ``CHUNK_ROWS`` records at a time: each chunk is checked, its valid rows COPYed to
+a staging table and its other records quarantined, so memory stays flat however large the file.  A
+customer id on more than one record is found across all chunks in SQL.  Every data record ends up
+either in ``customer_snapshots`` (and its label in ``churn_outcomes``) or in ``rejected_rows`` with its
+raw text, line number and reason (``batch.load_staged``).  The same file for the same date again
+finds the existing batch and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from ..base.dates import not_in_the_future, today
 from ..model import telecom
 from ..store.copy import copy_in
 from ..store.sqlfiles import statements
-from .batch import IngestResult, load_batch
+from .batch import IngestResult, Staged, load_staged, quarantine
 from .checks import INT32_MAX, INT64_MAX, Checker, Rejection
-from .csvfile import CsvFile, read_csv
+from .csvfile import CsvFile, open_csv
 
 SQL = statements(__name__)
 SNAPSHOT_TABLE = "customer_snapshots"
@@ -31,23 +35,24 @@ SNAPSHOT_TABLE = "customer_snapshots"
 MONEY_LIMITS = {"monthly_charges": 1e10, "overage_charges": 1e10, "arpu": 1e10, "total_charges": 1e12}
 
 
+CHUNK_ROWS = 100_000  # records checked and staged at a time: memory stays flat in the file's size
+
+
 @dataclass(frozen=True)
-class ValidatedFile:
-    """Typed valid rows plus the quarantined ones; ``rows_in`` counts both."""
+class CheckedChunk:
+    """One chunk of records: its valid rows (typed, with their line numbers) and its quarantined ones."""
     frame: pd.DataFrame
     rejections: list[Rejection]
-    rows_in: int
-    ignored_columns: list[str]
 
 
-def validate_telecom(csv_file: CsvFile) -> ValidatedFile:
-    """Check every record against the telecom layout; nothing is dropped silently."""
+def check_chunk(csv_file: CsvFile) -> CheckedChunk:
+    """Check every record of a chunk against the telecom layout; nothing is dropped silently.  A customer
+    id seen twice is found across the whole file once every chunk is staged (``_quarantine_duplicates``)."""
     check = Checker(csv_file)
     out = pd.DataFrame(index=check.frame.index)
     for col in telecom.COLUMNS:
         if col.kind == "id":
-            ids = check.parse_number(col.name, low=1, integer=True, required=True, limit=INT64_MAX)
-            out[col.name] = ids
+            out[col.name] = check.parse_number(col.name, low=1, integer=True, required=True, limit=INT64_MAX)
         elif col.kind == "category":
             out[col.name] = check.parse_category(col.name, col.allowed)
         elif col.kind == "flag":
@@ -60,54 +65,56 @@ def validate_telecom(csv_file: CsvFile) -> ValidatedFile:
         check.reject((both & (out[small] > out[large])).to_numpy(), message)
     if telecom.LABEL in check.header:
         out[telecom.LABEL] = check.parse_flag(telecom.LABEL)
-
-    id_text = out["customer_id"].map(lambda v: None if pd.isna(v) else str(int(v)), na_action="ignore")
-    check.reject_duplicates("customer_id", id_text, check.line_numbers)
-
-    valid = out.loc[~check.rejected].copy()
+    keys = out["customer_id"].map(lambda v: None if pd.isna(v) else str(int(v)), na_action="ignore")
+    bad = check.rejected
+    valid = out.loc[~bad].copy()
     valid["customer_id"] = valid["customer_id"].astype(np.int64)
-    known = {c.name for c in telecom.COLUMNS} | {telecom.LABEL}
-    ignored = [h for h in csv_file.header if h not in known]
-    return ValidatedFile(valid, check.rejections("customer_id"), len(csv_file.records), ignored)
+    valid["line_number"] = np.asarray(check.line_numbers)[~bad]
+    return CheckedChunk(valid, check.rejections("customer_id", keys))
 
 
-def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None) -> IngestResult:
-    """Load ``path`` as the snapshot of ``as_of`` (default: today, UTC)."""
+def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_rows: int = CHUNK_ROWS) -> IngestResult:
+    """Load ``path`` as the snapshot of ``as_of`` (default: today, UTC), streamed in chunks."""
     as_of = not_in_the_future(as_of, "the snapshot date") if as_of else today()
-    required = tuple(c.name for c in telecom.COLUMNS)
-    with progress.bar(3, f"ingest {Path(path).name}", unit="steps") as bar:
-        bar.set_description("reading")
-        csv_file = read_csv(Path(path), required=required)
-        bar.update(1)
-        bar.set_description(f"validating {len(csv_file.records):,} rows")
-        checked = validate_telecom(csv_file)
-        bar.update(1)
-        bar.set_description("loading")
-        result = _load_snapshot(url, csv_file, checked, as_of)
-        bar.update(1)
-    return result
+    stream = open_csv(Path(path), required=tuple(c.name for c in telecom.COLUMNS))
+    known = {c.name for c in telecom.COLUMNS} | {telecom.LABEL}
+    ignored = [h for h in stream.header if h not in known]
 
-
-def _load_snapshot(url: str, csv_file: CsvFile, checked: ValidatedFile, as_of: dt.date) -> IngestResult:
-    frame = checked.frame
-    labels = int(frame[telecom.LABEL].notna().sum()) if telecom.LABEL in frame else 0
-
-    def write(conn: psycopg.Connection, batch_id: int) -> None:
-        staged = frame.copy()
-        staged.insert(1, "as_of_date", as_of.isoformat())
-        staged["batch_id"] = batch_id
-        _write_ints(staged)
+    def stage(conn: psycopg.Connection) -> Staged:
         conn.execute(SQL.query("create_snapshot_staging"))
-        columns = sql.SQL(", ").join(sql.Identifier(c) for c in staged.columns)
-        copy_in(conn, SQL.compose("copy_snapshot_staging", columns=columns), staged)
-        conn.execute(SQL.query("upsert_snapshots"))
-        if labels:
-            conn.execute(SQL.query("upsert_labels_from_snapshot"))
+        rows_in = 0
+        with progress.bar(None, f"ingest {stream.path.name}") as bar:
+            for records in stream.chunks(chunk_rows):
+                checked = check_chunk(CsvFile(stream.path, stream.sha256, stream.header, records))
+                quarantine(conn, checked.rejections)
+                staged = checked.frame
+                staged.insert(1, "as_of_date", as_of.isoformat())
+                _write_ints(staged)
+                columns = sql.SQL(", ").join(sql.Identifier(c) for c in staged.columns)
+                copy_in(conn, SQL.compose("copy_snapshot_staging", columns=columns), staged)
+                rows_in += len(records)
+                bar.update(len(records))
+        _quarantine_duplicates(conn, stream)
+        loaded, labels = conn.execute(SQL.query("staged_counts")).fetchone()
+        return Staged(rows_in, loaded, labels)
 
-    return load_batch(url, csv_file, target=SNAPSHOT_TABLE, as_of=as_of, rows_loaded=len(frame),
-                      rejections=checked.rejections, labels=labels,
-                      details={"ignored_columns": checked.ignored_columns}, write=write,
-                      ignored_columns=checked.ignored_columns)
+    def publish(conn: psycopg.Connection, batch_id: int) -> None:
+        conn.execute(SQL.query("upsert_snapshots"), {"batch_id": batch_id})
+        conn.execute(SQL.query("upsert_labels_from_snapshot"), {"batch_id": batch_id})
+
+    return load_staged(url, source=stream.path, sha256=stream.sha256, target=SNAPSHOT_TABLE, as_of=as_of,
+                       details={"ignored_columns": ignored}, stage=stage, publish=publish, ignored_columns=ignored)
+
+
+def _quarantine_duplicates(conn: psycopg.Connection, stream) -> None:
+    """Every copy of a customer id that appears on more than one record, across all chunks, is quarantined
+    with the lines it appears on; the raw text of the copies that were staged is read again from the file."""
+    conn.execute(SQL.query("mark_rejected_duplicates"))
+    moved = {r[0] for r in conn.execute(SQL.query("quarantine_staged_duplicates")).fetchall()}
+    if moved:
+        raw = stream.records_at(moved)
+        with conn.cursor() as cur:
+            cur.executemany(SQL.query("fill_raw_line"), [{"raw": raw.get(n, ""), "line_number": n} for n in moved])
 
 
 def _write_ints(frame: pd.DataFrame) -> None:

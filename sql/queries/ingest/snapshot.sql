@@ -1,9 +1,52 @@
 -- Statements run by churndb.ingest.snapshot: Telecom snapshots (customer_snapshots) and the labels of training extracts.
 
 -- name: create_snapshot_staging
--- Session-local landing table for COPY; dropped at commit.
+-- Session-local landing table for COPY, filled chunk by chunk; dropped at commit.  The batch id is
+-- given at publish (the batch row is written once the counts are known).
 CREATE TEMP TABLE snapshot_staging (LIKE churndb.customer_snapshots) ON COMMIT DROP;
-ALTER TABLE snapshot_staging ADD COLUMN is_churn smallint;
+ALTER TABLE snapshot_staging ADD COLUMN is_churn smallint, ADD COLUMN line_number integer,
+    ALTER COLUMN batch_id DROP NOT NULL;
+
+-- name: mark_rejected_duplicates
+-- A customer id on more than one record of the file (chunks apart, or one copy already rejected for
+-- another reason): every copy is quarantined, we cannot tell which one is right.  First the
+-- already-rejected copies get the reason added ...
+WITH keys AS (
+    SELECT customer_id::text AS key, line_number FROM snapshot_staging
+    UNION ALL
+    SELECT key, line_number FROM batch_rejections WHERE key IS NOT NULL
+), duplicated AS (
+    SELECT key, array_to_string((array_agg(line_number ORDER BY line_number))[1:5], ', ') AS lines
+    FROM keys GROUP BY key HAVING count(*) > 1
+)
+UPDATE batch_rejections r
+SET reason = r.reason || '; customer_id ' || d.key || ' appears more than once (lines ' || d.lines || ')'
+FROM duplicated d WHERE r.key = d.key;
+
+-- name: quarantine_staged_duplicates
+-- ... then the staged copies move to the quarantine (their raw text is filled in afterwards).
+WITH keys AS (
+    SELECT customer_id::text AS key, line_number FROM snapshot_staging
+    UNION ALL
+    SELECT key, line_number FROM batch_rejections WHERE key IS NOT NULL
+), duplicated AS (
+    SELECT key, array_to_string((array_agg(line_number ORDER BY line_number))[1:5], ', ') AS lines
+    FROM keys GROUP BY key HAVING count(*) > 1
+), moved AS (
+    DELETE FROM snapshot_staging s USING duplicated d WHERE s.customer_id::text = d.key
+    RETURNING s.line_number, s.customer_id, d.lines
+)
+INSERT INTO batch_rejections (line_number, customer_id, key, raw_line, reason)
+SELECT line_number, customer_id::text, customer_id::text, NULL,
+       'customer_id ' || customer_id || ' appears more than once (lines ' || lines || ')'
+FROM moved
+RETURNING line_number;
+
+-- name: fill_raw_line
+UPDATE batch_rejections SET raw_line = %(raw)s WHERE line_number = %(line_number)s AND raw_line IS NULL;
+
+-- name: staged_counts
+SELECT count(*), count(is_churn) FROM snapshot_staging;
 
 -- name: copy_snapshot_staging
 COPY snapshot_staging ({columns}) FROM STDIN WITH (FORMAT csv);
@@ -18,7 +61,7 @@ SELECT customer_id, as_of_date, gender, age, region_circle, connection_type, pla
        call_center_interactions_3m, last_complaint_resolution_days, app_logins_30d,
        selfcare_transactions_30d, auto_pay_enrolled, late_payment_flag_3m, avg_payment_delay_days, arpu,
        segment_value, nps_score, service_rating_last_6m, received_competitor_offer_flag,
-       retention_offer_accepted_flag, batch_id
+       retention_offer_accepted_flag, %(batch_id)s
 FROM snapshot_staging
 ON CONFLICT (customer_id, as_of_date) DO UPDATE SET
     gender = excluded.gender, age = excluded.age, region_circle = excluded.region_circle,
@@ -45,7 +88,7 @@ ON CONFLICT (customer_id, as_of_date) DO UPDATE SET
 -- name: upsert_labels_from_snapshot
 -- A training extract's is_churn is the label for its own as-of date.
 INSERT INTO churndb.churn_outcomes (customer_id, observed_as_of, churned, source, batch_id)
-SELECT customer_id, as_of_date, is_churn = 1, 'extract', batch_id
+SELECT customer_id, as_of_date, is_churn = 1, 'extract', %(batch_id)s
 FROM snapshot_staging
 WHERE is_churn IS NOT NULL
 ON CONFLICT (customer_id, observed_as_of) DO UPDATE SET
