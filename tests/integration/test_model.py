@@ -247,3 +247,15 @@ def test_point_in_time_labels_from_an_outcome_feed(db_url, conn):
     data = load_training_set(db_url, spec)
     assert dict(zip(data.frame["customer_id"], data.frame[LABEL])) == {1: 1, 2: 1}
     assert data.unlabelled_rows == 1
+
+
+def test_the_comparison_leaves_out_rows_the_champion_was_trained_on(trained_db_url, trained_conn):
+    """A candidate with a larger hold-out (40%) than the champion's (20%) holds out rows the champion was
+    fitted on; comparing on those would flatter the champion.  Only the champion's own hold-out rows,
+    which neither model saw, may be compared."""
+    champion_holdout = trained_conn.execute(
+        "SELECT (training ->> 'rows_test')::int FROM model_versions WHERE model_version = 1").fetchone()[0]
+    result = train(trained_db_url, load_settings(), TrainingSpec(seed=44, test_size=0.4), promote_if_better=True)
+    decision = result["decision"]
+    assert result["training"]["rows_test"] > champion_holdout
+    assert decision["comparison_rows"] == champion_holdout
