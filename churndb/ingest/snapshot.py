@@ -109,6 +109,7 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_ro
 def _quarantine_duplicates(conn: psycopg.Connection, stream) -> None:
     """Every copy of a customer id that appears on more than one record, across all chunks, is quarantined
     with the lines it appears on; the raw text of the copies that were staged is read again from the file."""
+    conn.execute(SQL.query("find_duplicates"))
     conn.execute(SQL.query("mark_rejected_duplicates"))
     moved = {r[0] for r in conn.execute(SQL.query("quarantine_staged_duplicates")).fetchall()}
     if moved:
