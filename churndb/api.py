@@ -4,6 +4,9 @@
     scorer = ChurnScorer.from_database()            # champion, CHURNDB_DATABASE_URL or embedded
     scorer.score_customer({...})                    # one customer -> dict
     scorer.score_batch(df_or_csv_path)              # many -> DataFrame
+
+    ChurnScorer.from_database(source="telco").score_customer({"customerID": "7590-VHVEG", "Contract": ...})
+    # a registered source: its champion, the columns under the file's own headers (or stored names)
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from .model import roi
 from .model.predictor import ChurnModel
 from .model.bands import Policy
 from .model.reasons import top_reasons
-from .scoring.pipeline import assess
-from .store import db, offline, registry, signing
+from .ingest.table import LABEL_FALSE, LABEL_TRUE
+from .scoring.pipeline import as_written, assess
+from .store import db, offline, registry, signing, sources
 from .store.segment_policy import policy_in_force
+from .store.sources import Source
 
 
 class ScoringInputError(InputError):
@@ -30,25 +35,38 @@ class ScoringInputError(InputError):
 
 
 class ChurnScorer:
-    def __init__(self, model: ChurnModel, model_version: int, policy: Policy, artifact_sha256: str = ""):
+    def __init__(self, model: ChurnModel, model_version: int, policy: Policy, artifact_sha256: str = "",
+                 source: Source | None = None):
         self.model = model
         self.model_version = model_version
         self.policy = policy
         self.artifact_sha256 = artifact_sha256
+        self.source = None if source is None or source.is_telecom else source
         self._single_row = model.single_threaded()
-        self.required_columns = ["customer_id"] + list(model.input_columns)
-        if "monthly_charges" not in self.required_columns:
-            self.required_columns.append("monthly_charges")
+        if self.source is None:
+            self.required_columns = ["customer_id"] + list(model.input_columns)
+            if "monthly_charges" not in self.required_columns:
+                self.required_columns.append("monthly_charges")
+        else:  # the source's own headers: its key and every column the model reads
+            keyed = [self.source.key_header] if self.source.key_header else []
+            self.required_columns = keyed + [self.source.header(c) for c in model.input_columns]
 
     @classmethod
-    def from_database(cls, url: str | None = None, model: str | int = "champion") -> "ChurnScorer":
+    def from_database(cls, url: str | None = None, model: str | int = "champion",
+                      source: str = sources.TELECOM) -> "ChurnScorer":
+        """The champion of ``source`` (or model version ``model``, which must be one of that source's)."""
         settings = load_settings()
         url = db.libpq_url(url) if url else db.database_url(settings)
         key = signing.signing_key(settings)
         with db.connect(url) as conn:
-            version, fitted, digest = registry.load(conn, key, model)
+            layout = sources.require(conn, source)
+            version = registry.resolve(conn, model, layout.name)
+            trained_on = registry.model_source(conn, version)
+            if trained_on != layout.name:
+                raise InputError(f"model {version} was trained on source {trained_on}, not {layout.name}")
+            version, fitted, digest = registry.load(conn, key, version)
             policy = policy_in_force(conn)
-        return cls(fitted, version, policy, digest)
+        return cls(fitted, version, policy, digest, layout)
 
     @classmethod
     def from_files(cls, folder: str | Path, key: str | bytes | None = None) -> "ChurnScorer":
@@ -70,11 +88,15 @@ class ChurnScorer:
                 raise ScoringInputError(f"cannot read customers from {data}: {first_line(exc)}") from None
         if not isinstance(data, pd.DataFrame):
             raise ScoringInputError("score_batch expects a pandas DataFrame or a CSV path")
-        missing = [c for c in self.required_columns if c not in data.columns]
+        if self.source is not None:
+            data = self._source_frame(data)  # names its own missing columns
+        missing = [c for c in self.required_columns if c not in data.columns and self.source is None]
         if missing:
             raise ScoringInputError(f"missing column(s): {', '.join(missing)}")
         wrong = []
-        for c in list(self.model.features.numeric) + ["monthly_charges"]:
+        value = ["monthly_charges"] if self.source is None else \
+            ([self.source.value_column] if self.source.value_column else [])
+        for c in list(self.model.features.numeric) + value:
             values = data[c]
             if not pd.api.types.is_numeric_dtype(values):
                 parsed = pd.to_numeric(values, errors="coerce")
@@ -83,6 +105,38 @@ class ChurnScorer:
         if wrong:
             raise ScoringInputError(f"column(s) must be numeric: {', '.join(sorted(set(wrong)))}")
         return data
+
+    def _source_frame(self, data: pd.DataFrame) -> pd.DataFrame:
+        """A source's rows as its snapshots hold them: headers (or stored names) -> stored names, the key
+        as ``customer_key``, yes/no spellings -> t/f, blanks -> missing.  Missing columns are named by
+        their headers."""
+        layout = self.source
+        renamed, missing = {}, []
+        for c in layout.columns:
+            if c.role in ("as_of", "excluded", "label"):
+                continue
+            given = c.header if c.header in data.columns else (c.column if c.column in data.columns else None)
+            if given is None:
+                if c.role == "key" or c.column in self.model.input_columns:
+                    missing.append(c.header)
+                continue
+            renamed[given] = "customer_key" if c.role == "key" else c.column
+        if missing:
+            raise ScoringInputError(f"missing column(s): {', '.join(missing)}")
+        frame = data[list(renamed)].rename(columns=renamed).copy()
+        frame = frame.replace("", np.nan) if len(frame) else frame
+        for c in layout.columns:
+            if c.column not in frame or c.role == "key":
+                continue
+            if c.type == "boolean":
+                words = frame[c.column].map(lambda v: None if v is None or v != v else str(v).strip().lower())
+                frame[c.column] = words.map(lambda w: "t" if w in LABEL_TRUE else ("f" if w in LABEL_FALSE else None))
+            elif c.type == "text":
+                frame[c.column] = frame[c.column].map(lambda v: v if v is None or v != v else str(v).strip())
+        if "customer_key" not in frame:
+            frame["customer_key"] = None
+        frame["customer_id"] = None
+        return frame
 
     # ------------------------------------------------------------------ scoring
     def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
@@ -93,24 +147,33 @@ class ChurnScorer:
         """The policy's segment names, highest risk first."""
         return self.policy.categories
 
+    @property
+    def _value_column(self) -> str | None:
+        return "monthly_charges" if self.source is None else self.source.value_column
+
     def score_batch(self, data: pd.DataFrame | str | Path) -> pd.DataFrame:
-        scored, _ = assess(self.model, self.policy, self._frame(data))
+        scored, _ = assess(self.model, self.policy, self._frame(data), value_column=self._value_column)
         return scored.drop(columns="targeted")
 
     def score_customer(self, customer: dict) -> dict:
         """One customer, for online use: single-threaded learners (thread start-up would dominate),
         the features computed once for the probability and the reasons."""
-        scored, matrix = assess(self._single_row, self.policy, self._frame(pd.DataFrame([customer])))
+        frame = self._frame(pd.DataFrame([customer]))
+        scored, matrix = assess(self._single_row, self.policy, frame, value_column=self._value_column)
         row = scored.iloc[0]
+        reasons = top_reasons(self._single_row, matrix)[0]
+        if self.source is not None:
+            reasons = [as_written(r, self.source, self._single_row) for r in reasons]
+        revenue = float(row["estimated_revenue_at_risk"])
         return {
-            "customer_id": customer.get("customer_id"),
+            "customer_id": customer.get(self.source.key_header) if self.source else customer.get("customer_id"),
             "risk_probability": float(row["churn_probability"]),
             "risk_score": int(row["risk_score"]),
             "risk_category": row["risk_category"],
             "retention_action": row["retention_action"],
             "estimated_intervention_cost": float(row["estimated_intervention_cost"]),
-            "estimated_revenue_at_risk": float(row["estimated_revenue_at_risk"]),
-            "top_reasons": top_reasons(self._single_row, matrix)[0],
+            "estimated_revenue_at_risk": None if revenue != revenue else revenue,
+            "top_reasons": reasons,
             "model_version": self.model_version,
         }
 

@@ -75,19 +75,31 @@ def cmd_sample(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     from .ingest.snapshot import ingest_snapshot
 
-    if args.table is not None:
+    delimiter = {"tab": "\t", "\\t": "\t"}.get(args.delimiter, args.delimiter) if args.delimiter else "auto"
+    if args.source is not None and args.table is not None:
+        raise ChurnDBError("give --source NAME (a registered layout, scored end to end) or --table NAME, not both")
+    if args.source not in (None, "telecom"):
+        from .ingest.source import ingest_source
+
+        result = ingest_source(_url(), Path(args.file), args.source, id_column=args.id_column,
+                               label_column=args.label_column, value_column=args.value_column,
+                               as_of=parse_date(args.as_of) if args.as_of else None, as_of_column=args.as_of_column,
+                               exclude=_names(args.exclude), delimiter=delimiter, decimal=args.decimal,
+                               row_ids=args.row_ids, accept_layout_change=args.accept_layout_change)
+    elif args.table is not None:
         from .ingest.table import ingest_table
 
         if not args.id_column and not args.row_ids:
             raise ChurnDBError("ingest --table needs --id-column (the customer key column of the file), or "
                                "--row-ids for a training extract without one")
-        delimiter = {"tab": "\t", "\\t": "\t"}.get(args.delimiter, args.delimiter) if args.delimiter else "auto"
         result = ingest_table(_url(), Path(args.file), args.table, args.id_column, args.label_column,
                               delimiter=delimiter, decimal=args.decimal, row_ids=args.row_ids)
     else:
-        if args.id_column or args.label_column or args.row_ids or args.delimiter or args.decimal != ".":
-            raise ChurnDBError("--id-column / --label-column / --row-ids / --delimiter / --decimal go with --table "
-                               "(telecom files are comma-separated with customer_id, is_churn)")
+        if (args.id_column or args.label_column or args.row_ids or args.delimiter or args.decimal != "."
+                or args.value_column or args.as_of_column or args.exclude or args.accept_layout_change):
+            raise ChurnDBError("--id-column / --label-column / --value-column / --row-ids / --delimiter / --decimal "
+                               "go with --source NAME (or --table): the built-in telecom layout is comma-separated "
+                               "with customer_id, is_churn")
         as_of = parse_date(args.as_of) if args.as_of else None
         result = ingest_snapshot(_url(), Path(args.file), as_of)
     if result.already_loaded:
@@ -100,6 +112,46 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     if result.ignored_columns:
         say(args, f"  columns not in the telecom layout were ignored: {', '.join(result.ignored_columns)}")
     return result.as_dict()
+
+
+def _names(text: str | None) -> list[str]:
+    """A comma-separated list of column names (as written in the header)."""
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+@command("sources")
+def cmd_sources(args: argparse.Namespace) -> dict[str, Any]:
+    from .store import db, sources
+
+    url = _url()
+    if args.action == "list":
+        with db.connect(url) as conn:
+            found = [sources.require(conn, n).describe() for n in sources.list_names(conn)]
+        for d in found:
+            say(args, f"{d['source']:<20} key {d['key_column'] or 'row ids'} ({d['key_type']})  label "
+                      f"{d['label_column'] or '-'}  value {d['value_column'] or '- (no value column configured)'}  "
+                      f"{d['table']}")
+        return {"sources": [{k: v for k, v in d.items() if k != "columns"} for d in found]}
+    if not args.name:
+        raise UsageError(f"sources {args.action} needs a source name")
+    if args.action == "show":
+        with db.connect(url) as conn:
+            info = sources.require(conn, args.name).describe()
+        say(args, json.dumps(info, indent=2))
+        return info
+    # add: register a layout from a sample file without loading it
+    from .ingest.source import register_from_file
+
+    if not args.file:
+        raise UsageError("sources add NAME needs --file SAMPLE.csv (its header and values give the layout)")
+    delimiter = {"tab": "\t", "\\t": "\t"}.get(args.delimiter, args.delimiter) if args.delimiter else "auto"
+    info = register_from_file(url, Path(args.file), args.name, id_column=args.id_column,
+                              label_column=args.label_column, value_column=args.value_column,
+                              as_of_column=args.as_of_column, exclude=_names(args.exclude), delimiter=delimiter,
+                              decimal=args.decimal, row_ids=args.row_ids).describe()
+    say(args, f"source {info['source']} registered: {len(info['columns'])} columns, key {info['key_column'] or 'row ids'}, "
+              f"snapshots in {info['table']}")
+    return info
 
 
 @command("train")
@@ -204,9 +256,9 @@ def cmd_score(args: argparse.Namespace) -> dict[str, Any]:
         raise ChurnDBError("--workers and --partitions apply to --executor dask")
     result = score(_url(), settings, model=model, as_of=parse_date(args.as_of) if args.as_of else None,
                    shadow=args.shadow is not None, campaign=args.campaign, reasons=not args.no_reasons,
-                   options=options)
+                   options=options, source=args.source)
     seg = result["segments"]
-    say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers scored with model "
+    say(args, f"run {result['run_id']}: {result['customers_scored']:,} customers of {result['source']} scored with model "
               f"{result['model_version']} in {result['seconds']:.1f}s"
               + (f" on {result['partitions']} Dask partitions" if result["executor"] == "dask" else "")
               + (" (shadow: history only, not published to retention_targets)" if result["shadow"] else
@@ -223,8 +275,12 @@ def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     from .ops.exports import export, latest_run
     from .store import db
 
+    from .store import sources
+
+    source = args.source or load_settings().get("score", "source", str, sources.TELECOM)
     with db.connect(_url()) as conn:
-        run = latest_run(conn)
+        sources.require(conn, source)
+        run = latest_run(conn, source)
         rows = export(conn, run, args.segment, Path(args.out))
     say(args, f"wrote {rows:,} {args.segment} customers of run {run.run_id} to {args.out} (highest risk first)")
     return {"rows": rows, "path": args.out, "run_id": run.run_id, "segment": args.segment}
@@ -235,7 +291,9 @@ def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
     from .ops.report import metrics_text, write_report
 
     months = load_settings().get("report", "cumulative_months", int, 6, minimum=1)
-    result = write_report(_url(), Path(args.out), min(months, 24))
+    settings = load_settings()
+    source = args.source or settings.get("score", "source", str, "telecom")
+    result = write_report(_url(), Path(args.out), min(months, 24), source)
     say(args, metrics_text(result["metrics"]))
     say(args, f"files in {result['path']}: " + ", ".join(Path(p).name for p in result["files"].values()))
     return result
@@ -245,7 +303,7 @@ def cmd_report(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_monitor(args: argparse.Namespace) -> dict[str, Any]:
     from .ops.monitor import monitor
 
-    result = monitor(_url(), load_settings())
+    result = monitor(_url(), load_settings(), args.source)
     for a in result["alerts"]:
         say(args, f"ALERT [{a['severity']}] {a['rule']}: {a['message']}")
     if not result["alerts"]:
@@ -341,6 +399,18 @@ def cmd_demo(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- parser
+def _layout_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--id-column", help="the customer key column, as in the header")
+    p.add_argument("--label-column", help="the churn label column (yes/no, 1/0, true/false, VRAI/FAUX, ...)")
+    p.add_argument("--value-column", help="with --source: monthly revenue per customer (revenue at risk, ROI)")
+    p.add_argument("--as-of-column", help="with --source: each row's snapshot date (instead of --as-of)")
+    p.add_argument("--exclude", help="with --source: comma-separated columns never loaded or learned from")
+    p.add_argument("--delimiter", help=", ; | or tab (default: detected)")
+    p.add_argument("--decimal", default=".", help="the decimal mark, . (default) or ,")
+    p.add_argument("--row-ids", action="store_true",
+                   help="no key column: key each record by file and line (training and evaluation only)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
@@ -355,16 +425,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=42)
 
-    p = sub.add_parser("ingest", parents=[common], help="load a CSV (telecom snapshot, or any CSV with --table)")
+    p = sub.add_parser("ingest", parents=[common],
+                       help="load a CSV: a telecom snapshot, a snapshot of your own layout (--source), or --table")
     p.add_argument("file")
-    p.add_argument("--as-of", help="snapshot date YYYY-MM-DD (default: today, UTC)")
-    p.add_argument("--table", help="load into churndb_import.TABLE with inferred column types")
-    p.add_argument("--id-column", help="with --table: the customer key column")
-    p.add_argument("--label-column", help="with --table: the churn label column (0/1, yes/no, true/false)")
-    p.add_argument("--delimiter", help="with --table: , ; | or tab (default: detected)")
-    p.add_argument("--decimal", default=".", help="with --table: the decimal mark, . (default) or ,")
-    p.add_argument("--row-ids", action="store_true",
-                   help="with --table: no key column; key each row by its line number (training only)")
+    p.add_argument("--as-of", help="snapshot date YYYY-MM-DD (default: today)")
+    p.add_argument("--source", help="a snapshot of this source (your own layout; created by its first file)")
+    p.add_argument("--table", help="load into churndb_import.TABLE with inferred column types (training only)")
+    _layout_options(p)
+    p.add_argument("--accept-layout-change", action="store_true",
+                   help="with --source: accept (and record) new or missing columns against the registered layout")
+
+    p = sub.add_parser("sources", parents=[common], help="registered customer layouts: list, show, add")
+    p.add_argument("action", choices=["list", "show", "add"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--file", help="with add: a sample file whose header and values give the layout")
+    _layout_options(p)
 
     p = sub.add_parser("train", parents=[common], help="fit the stacked ensemble, measure on a hold-out, register a candidate")
     p.add_argument("--source", help="train from this table or view instead of customer_snapshots")
@@ -399,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="export: the folder for artifact, manifest and signature")
 
     p = sub.add_parser("score", parents=[common], help="score every customer and publish one run")
-    p.add_argument("--model", help="model version to publish with (default: the champion)")
+    p.add_argument("--source", help="the source to score (default: [score] source, else telecom)")
+    p.add_argument("--model", help="model version to publish with (default: the source's champion)")
     p.add_argument("--shadow", type=int, metavar="V", help="score challenger V into history only, marked shadow")
     p.add_argument("--as-of", help="use each customer's latest snapshot on or before this date")
     p.add_argument("--campaign", help="campaign id for control-group assignment (default: calendar quarter)")
@@ -417,11 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segment", required=True,
                    help="a segment of the run's policy (critical, high, medium, low by default) or all")
     p.add_argument("--out", required=True)
+    p.add_argument("--source", help="the source's latest run (default: [score] source, else telecom)")
 
     p = sub.add_parser("report", parents=[common], help="deployment metrics and exports of the latest run")
     p.add_argument("--out", required=True, help="directory for the report files")
+    p.add_argument("--source", help="the source's latest run (default: [score] source, else telecom)")
 
-    sub.add_parser("monitor", parents=[common], help="drift, predicted vs actual, ROI checks; writes alerts")
+    p = sub.add_parser("monitor", parents=[common], help="drift, predicted vs actual, ROI checks; writes alerts")
+    p.add_argument("--source", help="the source's runs (default: [score] source, else telecom)")
 
     p = sub.add_parser("outcomes", parents=[common], help="record what happened to customers (churn, contacts)")
     p.add_argument("action", choices=["load"])

@@ -79,7 +79,7 @@ MUTATIONS = [
     ("feed: a bad file is set aside, the rest load", "jobs/inbox.py", "        except ChurnDBError as exc:",
      "        except ZeroDivisionError as exc:",
      [IT + "test_trust.py::test_the_feed_job_loads_good_files_and_sets_bad_ones_aside"]),
-    ("privacy: identifier columns kept out of the model", "churndb/training/dataset.py",
+    ("privacy: identifier columns kept out of the model", "churndb/model/features.py",
      "    return distinct > IDENTIFIER_MIN_DISTINCT", "    return False and distinct > IDENTIFIER_MIN_DISTINCT",
      [IT + "test_trust.py::test_identifier_columns_and_long_category_lists_stay_out_of_the_model"]),
     ("runs: the row is visible only once its lock is held", "churndb/store/run_state.py",

@@ -4,6 +4,7 @@ become identifiers one way everywhere."""
 from __future__ import annotations
 
 import re
+import unicodedata
 
 
 def first_line(exc: BaseException) -> str:
@@ -20,7 +21,8 @@ def one_line(text: str) -> str:
 
 def column_identifier(text: str) -> str:
     """An operator's column header as a lower-case identifier (``Customer ID`` -> ``customer_id``)."""
-    name = re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_") or "column"
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    name = re.sub(r"[^0-9a-z]+", "_", plain.strip().lower()).strip("_") or "column"
     if name[0].isdigit():
         name = "c_" + name
     return name[:63]

@@ -55,7 +55,7 @@ class ColumnPlan:
     sql_type: str  # bigint | double precision | boolean | text
 
 
-def _infer(values: pd.Series, decimal: str = ".") -> str:
+def infer_type(values: pd.Series, decimal: str = ".") -> str:
     present = values[values != ""]
     if present.empty:
         return "text"
@@ -82,11 +82,11 @@ def plan_columns(header: list[str], frame: pd.DataFrame, id_column: str, label_c
             name = f"{name}_{names[name]}"
         names.setdefault(name, 1)
         if source == id_column:
-            sql_type = "text" if _infer(frame[source]) == "text" else "bigint"
+            sql_type = "text" if infer_type(frame[source]) == "text" else "bigint"
         elif source == label_column:
             sql_type = "boolean"
         else:
-            sql_type = _infer(frame[source], decimal)
+            sql_type = infer_type(frame[source], decimal)
         plans.append(ColumnPlan(source, name, sql_type))
     return plans
 

@@ -28,6 +28,17 @@ from ..base.errors import InputError
 
 
 MAX_CATEGORIES = 50
+IDENTIFIER_SHARE = 0.5        # a text column with more distinct values than half its rows ...
+IDENTIFIER_MIN_DISTINCT = 50  # ... and more than this many is an identifier, not a category
+
+
+def looks_like_identifier(values: pd.Series) -> bool:
+    """A text column whose values are nearly all different (an e-mail, a phone number, a name) is an
+    identifier, not a category: it says nothing a model can reuse and its values are personal data."""
+    present = values.dropna()
+    present = present[present.astype(str) != ""]
+    distinct = present.nunique()
+    return distinct > IDENTIFIER_MIN_DISTINCT and distinct > IDENTIFIER_SHARE * len(present)
 
 
 def frequent_categories(values: pd.Series, limit: int = MAX_CATEGORIES) -> list[str]:

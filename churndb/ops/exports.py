@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from ..base.errors import ChurnDBError, UsageError
+from ..store import sources
 from ..store.copy import copy_out_file
 from ..store.sqlfiles import statements
 
@@ -31,13 +33,17 @@ class PublishedRun:
     customers_scored: int
     targets: int
     campaign_id: str | None
+    source: str = sources.TELECOM
 
 
-def latest_run(conn: psycopg.Connection) -> PublishedRun:
-    row = conn.execute(SQL.query("latest_published_run")).fetchone()
+def latest_run(conn: psycopg.Connection, source: str = sources.TELECOM) -> PublishedRun:
+    """The latest published run of ``source``."""
+    row = conn.execute(SQL.query("latest_published_run"), {"source": source}).fetchone()
     if not row:
-        raise ChurnDBError("no published scoring run yet: run `churndb score` first")
-    return PublishedRun(*row)
+        raise ChurnDBError("no published scoring run yet: run `churndb score` first" if source == sources.TELECOM
+                           else f"no published scoring run of source {source} yet: run `churndb score --source "
+                                f"{source}` first")
+    return PublishedRun(*row, source=source)
 
 
 def segments(conn: psycopg.Connection, run: PublishedRun) -> list[str]:
@@ -49,6 +55,18 @@ def file_name(segment: str) -> str:
     return "customer_risk_scores.csv" if segment == ALL else f"{segment}_risk_customers.csv"
 
 
+def export_statement(conn: psycopg.Connection, run: PublishedRun) -> sql.Composable:
+    """The telecom layout's export, or a source's: its key and columns under the file's own headers."""
+    if run.source == sources.TELECOM:
+        return SQL.query("export_run")
+    layout = sources.require(conn, run.source)
+    shown = [c for c in layout.columns if c.role in ("feature", "value", "label", "identifier")]
+    columns = sql.SQL(", ").join(sql.SQL("s.{} AS {}").format(sql.Identifier(c.column), sql.Identifier(c.header))
+                                 for c in shown)
+    return SQL.compose("export_source_run", key=sql.Identifier(layout.key_header or "customer_key"),
+                       columns=columns, table=layout.table)
+
+
 def export(conn: psycopg.Connection, run: PublishedRun, segment: str, out: Path) -> int:
     """Stream one segment of a run to CSV (COPY; flat memory); returns data rows written."""
     known = segments(conn, run)
@@ -56,7 +74,7 @@ def export(conn: psycopg.Connection, run: PublishedRun, segment: str, out: Path)
         raise UsageError(f"unknown segment {segment!r}: use one of {', '.join(known)}")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        lines = copy_out_file(conn, SQL.query("export_run"), {"run_id": run.run_id, "segment": segment}, out)
+        lines = copy_out_file(conn, export_statement(conn, run), {"run_id": run.run_id, "segment": segment}, out)
     except OSError as exc:
         raise ChurnDBError(f"cannot write {out}: {exc.strerror}") from None
     return max(lines - 1, 0)

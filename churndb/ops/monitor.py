@@ -22,7 +22,7 @@ import psycopg
 from ..base.config import Settings
 from ..model import drift
 from ..model.metrics import classification_metrics, decile_table
-from ..store import db
+from ..store import db, sources
 from ..store.sqlfiles import statements
 
 SQL = statements(__name__)
@@ -49,8 +49,9 @@ class Thresholds:
 
 
 class Monitor:
-    def __init__(self, conn: psycopg.Connection, limits: Thresholds):
+    def __init__(self, conn: psycopg.Connection, limits: Thresholds, source: str = "telecom"):
         self.conn, self.limits = conn, limits
+        self.source, self.feed = source, sources.feed_name(source)
         self.alerts: list[dict] = []
         self.metrics: dict = {}
 
@@ -69,7 +70,7 @@ class Monitor:
 
     # ------------------------------------------------------------------ checks
     def check_runs(self) -> None:
-        runs = self.conn.execute(SQL.query("recent_published_runs")).fetchall()
+        runs = self.conn.execute(SQL.query("recent_published_runs"), {"source": self.source}).fetchall()
         if not runs:
             return
         latest = runs[0]
@@ -118,7 +119,10 @@ class Monitor:
                        f"{self.limits.psi_alert:g}) in run {run_id}", run_id, version, psi=value, subject=what)
 
     def check_roi(self) -> None:
-        row = self.conn.execute(SQL.query("projected_roi")).fetchone()
+        row = self.conn.execute(SQL.query("projected_roi"), {"source": self.source}).fetchone()
+        if row and row[4]:  # a source without a value column: no money figure to check, and none made up
+            self.metrics["projected_roi"] = row[4]
+            return
         if not row or row[1] is None:
             return
         run_id, roi_value = row[0], row[1]
@@ -129,18 +133,19 @@ class Monitor:
                        f"{self.limits.roi_min:g}x", run_id, roi=roi_value)
 
     def check_matured(self) -> None:
-        covered = self.conn.execute(SQL.query("feed_coverage")).fetchone()[0]
+        covered = self.conn.execute(SQL.query("feed_coverage"), {"feed": self.feed}).fetchone()[0]
         if covered is None:
             self.metrics["matured_performance"] = "no outcome feed yet"
             return
         runs = self.conn.execute(SQL.query("matured_run"), {"horizon_days": self.limits.horizon_days,
+                                                        "source": self.source,
                                                         "covered_until": covered, "limit": 5}).fetchall()
         seen_versions = set()
         for run_id, version, is_shadow, _ in runs:
             if version in seen_versions:
                 continue  # the newest matured run per model version
             seen_versions.add(version)
-            rows = self.conn.execute(SQL.query("matured_scores"), {"run_id": run_id,
+            rows = self.conn.execute(SQL.query("matured_scores"), {"run_id": run_id, "feed": self.feed,
                                                                "horizon_days": self.limits.horizon_days}).fetchall()
             if len(rows) < self.limits.min_matured_rows:
                 continue
@@ -164,11 +169,14 @@ class Monitor:
                            run_id, version, auc=m["auc"], holdout_auc=holdout_auc)
 
 
-def monitor(url: str, settings: Settings) -> dict:
+def monitor(url: str, settings: Settings, source: str | None = None) -> dict:
+    """Every check on the runs of one source (default ``[score] source``, else the telecom layout)."""
     limits = Thresholds.from_settings(settings)
+    source = source or settings.get("score", "source", str, sources.TELECOM)
     try:
         with db.transaction(url) as conn:
-            m = Monitor(conn, limits)
+            sources.require(conn, source)
+            m = Monitor(conn, limits, source)
             m.check_runs()
             m.check_roi()
             m.check_matured()

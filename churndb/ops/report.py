@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from ..base.errors import ChurnDBError
-from ..store import db
+from ..store import db, sources
 from ..store.copy import private_file
 from ..store.sqlfiles import statements
 from . import charts
@@ -28,21 +28,24 @@ CUMULATIVE_MONTHS = 6  # the guide's "6-month cumulative" table; [report] cumula
 def deployment_metrics(conn: psycopg.Connection, run: PublishedRun, cumulative_months: int = CUMULATIVE_MONTHS) -> dict:
     """The latest run's figures, read from the same views BI reads (one definition of every number)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        segments = cur.execute(SQL.query("latest_segments")).fetchall()
-        roi_rows = cur.execute(SQL.query("latest_roi")).fetchall()
+        segments = cur.execute(SQL.query("latest_segments"), {"source": run.source}).fetchall()
+        roi_rows = cur.execute(SQL.query("latest_roi"), {"source": run.source}).fetchall()
         model = cur.execute(SQL.query("model_metrics"), {"model_version": run.model_version}).fetchone()
-        cumulative = cur.execute(SQL.query("cumulative_roi"), {"months": cumulative_months}).fetchall()
+        cumulative = cur.execute(SQL.query("cumulative_roi"), {"months": cumulative_months,
+                                                               "run_id": run.run_id}).fetchall()
         realized = cur.execute(SQL.query("realized_roi")).fetchall()
     if any(s["run_id"] != run.run_id for s in segments + roi_rows + cumulative):
         raise ChurnDBError("a newer run was published while the report was being written; run it again")
     total = sum(s["customers"] for s in segments)
     program = next((r for r in roi_rows if r["risk_category"] == "All"), None)
+    value_note = next((s["value_note"] for s in segments if s["value_note"]), None)
     return {
-        "run_id": run.run_id, "model_version": run.model_version, "policy_version": run.policy_version,
+        "run_id": run.run_id, "source": run.source, "value_note": value_note,
+        "model_version": run.model_version, "policy_version": run.policy_version,
         "as_of_date": str(run.as_of_date), "published_at": run.finished_at.isoformat(),
         "customers_scored": total,
         "avg_risk_score": round(sum(s["avg_score"] * s["customers"] for s in segments) / total, 2) if total else None,
-        "revenue_at_risk": round(sum(s["revenue_at_risk"] for s in segments), 2),
+        "revenue_at_risk": None if value_note else round(sum(s["revenue_at_risk"] or 0 for s in segments), 2),
         "segments": segments,
         "roi_by_category": [r for r in roi_rows if r["risk_category"] != "All"],
         "roi": program or {},
@@ -59,15 +62,18 @@ def _fmt(value, pattern: str) -> str:
 
 
 def metrics_text(m: dict) -> str:
-    money = lambda v: f"${v:,.2f}"  # noqa: E731
+    unknown = m.get("value_note") or "n/a"
+    money = lambda v: unknown if v is None else f"${v:,.2f}"  # noqa: E731
     r = m["roi"] or {"targeted": 0, "contacted": 0, "program_cost": 0.0, "expected_retained": 0.0,
                      "expected_revenue_saved": 0.0, "net_benefit": 0.0, "roi": None, "monthly_revenue_saved": 0.0,
                      "monthly_net_benefit": 0.0, "break_even_success_rate": None, "success_rate": None,
                      "horizon_months": None}
     lines = [
         "CHURN SCORING — DEPLOYMENT METRICS",
-        f"run {m['run_id']} published {m['published_at']} (snapshot as of {m['as_of_date']}), "
-        f"model {m['model_version']}, policy {m['policy_version']}",
+        f"run {m['run_id']} of source {m.get('source', 'telecom')} published {m['published_at']} "
+        f"(snapshot as of {m['as_of_date']}), model {m['model_version']}, policy {m['policy_version']}",
+        *([f"Money figures: {m['value_note']} (revenue at risk, savings and ROI are unknown, not zero)"]
+          if m.get("value_note") else []),
         "",
         f"Customers scored:        {m['customers_scored']:,}",
         f"Average risk score:      {m['avg_risk_score']}",
@@ -122,11 +128,13 @@ def metrics_text(m: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(url: str, out_dir: Path, cumulative_months: int = CUMULATIVE_MONTHS) -> dict:
+def write_report(url: str, out_dir: Path, cumulative_months: int = CUMULATIVE_MONTHS,
+                 source: str = sources.TELECOM) -> dict:
     out_dir = Path(out_dir)
     try:
         with db.connect(url) as conn:
-            run = latest_run(conn)
+            sources.require(conn, source)
+            run = latest_run(conn, source)
             files = {seg: str(out_dir / file_name(seg)) for seg in segments(conn, run)}
             rows = {seg: export(conn, run, seg, Path(path)) for seg, path in files.items()}
             m = deployment_metrics(conn, run, cumulative_months)

@@ -18,7 +18,7 @@ import psycopg
 from ..base.config import Settings, checked
 from ..base.errors import ChurnDBError
 from ..base.text import first_line
-from ..store import db, registry, run_state, signing
+from ..store import db, registry, run_state, signing, sources
 from ..store.segment_policy import policy_in_force
 from . import local, pipeline
 from .pipeline import DEFAULT_CHUNK_ROWS, RunSpec, Stages
@@ -67,10 +67,24 @@ class ScoreOptions:
         return cls(**values)
 
 
+def scored_source(conn: psycopg.Connection, name: str, options: ScoreOptions) -> sources.Source:
+    """The source a run scores; one line when it cannot be scored: keyed by row numbers (a CRM cannot
+    act on a row number) or asked of the Dask executor, which scores the telecom layout only."""
+    layout = sources.require(conn, name)
+    if layout.row_ids:
+        raise ChurnDBError(f"source {layout.name} is keyed by row numbers (--row-ids): it is for training and "
+                           "evaluation only; a CRM cannot act on a row number, so it is never scored")
+    if options.executor == "dask" and not layout.is_telecom:
+        raise ChurnDBError(f"the Dask executor scores the telecom layout; score source {layout.name} with "
+                           "--executor local")
+    return layout
+
+
 def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt.date | None = None,
           shadow: bool = False, campaign: str | None = None, reasons: bool = True,
-          options: ScoreOptions | None = None) -> dict:
-    """Score every customer and publish one run (``options``: how; default from ``[score]``)."""
+          options: ScoreOptions | None = None, source: str | None = None) -> dict:
+    """Score every customer of ``source`` (default ``[score] source``, else the telecom layout) and
+    publish one run (``options``: how; default from ``[score]``)."""
     options = options or ScoreOptions.from_settings(settings)
     started_clock = time.perf_counter()
     key = signing.signing_key(settings)
@@ -79,24 +93,32 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
     stages = Stages()
     try:
         abandoned = run_state.fail_abandoned(control)
-        version, fitted, _ = registry.load(control, key, model)
-        if shadow and version == registry.resolve(control, "champion"):
+        layout = scored_source(control, source or settings.get("score", "source", str, sources.TELECOM), options)
+        version = registry.resolve(control, model, layout.name)
+        trained_on = registry.model_source(control, version)
+        if trained_on != layout.name:
+            raise ChurnDBError(f"model {version} was trained on source {trained_on}, not {layout.name}: "
+                               f"score it with --source {trained_on}")
+        version, fitted, _ = registry.load(control, key, version)
+        if shadow and version == registry.resolve(control, "champion", layout.name):
             raise ChurnDBError(f"model {version} is the champion; a shadow run scores a challenger")
         policy = policy_in_force(control)
         baseline = registry.baseline(control, version)
-        as_of = as_of or pipeline.latest_snapshot_date(control)
+        run_source = None if layout.is_telecom else layout
+        as_of = as_of or pipeline.latest_snapshot_date(control, run_source)
         if as_of is None:
-            raise ChurnDBError("no customer snapshots to score: run `churndb ingest FILE` first")
+            raise ChurnDBError(f"no customer snapshots of source {layout.name} to score: run `churndb ingest FILE"
+                               + ("" if layout.is_telecom else f" --source {layout.name}") + "` first")
         campaign = campaign or pipeline.default_campaign(dt.date.today())
         run_id, started_at = run_state.start(control, model_version=version, policy_version=policy.policy_version,
-                                        as_of=as_of, source="customer_snapshots", campaign=campaign, shadow=shadow,
+                                        as_of=as_of, source=layout.name, campaign=campaign, shadow=shadow,
                                         executor=options.executor)
         # Creating a partition locks the parent table: do it before the long transaction.
         run_state.ensure_history_partition(control, started_at)
         spec = RunSpec(run_id=run_id, started_at=started_at, model_version=version, policy=policy, as_of=as_of,
                        campaign=campaign, shadow=shadow, reasons=reasons and not shadow,
                        chunk_rows=options.chunk_rows, baseline=baseline, target_shift_max=options.max_target_shift,
-                       notify_min_score=options.notify_min_score)
+                       notify_min_score=options.notify_min_score, source=run_source)
         if options.executor == "dask":
             from . import cluster
 
@@ -118,7 +140,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
     finally:
         control.close()
     return {
-        "run_id": run_id, "model_version": version, "policy_version": policy.policy_version,
+        "run_id": run_id, "source": layout.name, "model_version": version, "policy_version": policy.policy_version,
         "as_of_date": as_of.isoformat(), "campaign_id": campaign, "shadow": shadow, "executor": options.executor,
         "customers_scored": tally.customers, "targets": tally.targets, "control_group": tally.controls,
         "segments": tally.segments(policy), "stage_seconds": stages.rounded(),

@@ -22,7 +22,7 @@ def run(url: str, model: ChurnModel, spec: RunSpec, stages: Stages) -> Tally:
     tally = Tally()
     try:
         with reader.transaction(), writer.transaction():
-            total = pipeline.count_customers(reader, spec.as_of)
+            total = pipeline.count_customers(reader, spec.as_of, spec.source)
             pipeline.create_target_staging(writer)
             with progress.bar(total, f"scoring run {spec.run_id}", unit="customers") as bar:
                 pipeline.stream(reader, model, spec, stages, tally,

@@ -26,12 +26,14 @@ from ..model.predictor import ChurnModel
 from ..model.bands import Policy
 from ..model.reasons import top_reasons
 from ..store.copy import copy_in, copy_out
+from ..store.sources import BUILTIN_TELECOM, Source
 from ..store.sqlfiles import statements
 
 SQL = statements(__name__)
 DEFAULT_CHUNK_ROWS = 100_000
 CONTROL_HASH_KEY = "churndb-control1"  # 16 bytes
 LAST_KEY = 2**63 - 1  # the largest bigint: "no upper bound" for a key range
+FIRST_KEY = -2**63   # the smallest: "no lower bound" (sources' customer ids are negative)
 
 
 def default_campaign(today: dt.date) -> str:
@@ -95,6 +97,11 @@ class RunSpec:
     baseline: dict
     target_shift_max: float = 0.5  # share the target count may move from the previous run without an alert
     notify_min_score: int = 80     # risk score at which a newly risky customer is put in the outbox
+    source: Source | None = None   # what is scored (None: the built-in telecom layout)
+
+    @property
+    def source_name(self) -> str:
+        return self.source.name if self.source else "telecom"
 
 
 @dataclass
@@ -138,44 +145,67 @@ class Tally:
 
 # ---- reading ----------------------------------------------------------------------------------------------
 
-def latest_snapshot_date(conn: psycopg.Connection) -> dt.date | None:
-    return conn.execute(SQL.query("latest_snapshot_date")).fetchone()[0]
+def _table(source: Source | None):
+    return (source or BUILTIN_TELECOM).table
 
 
-def count_customers(conn: psycopg.Connection, as_of: dt.date) -> int:
+def latest_snapshot_date(conn: psycopg.Connection, source: Source | None = None) -> dt.date | None:
+    return conn.execute(SQL.compose("latest_snapshot_date", table=_table(source))).fetchone()[0]
+
+
+def count_customers(conn: psycopg.Connection, as_of: dt.date, source: Source | None = None) -> int:
     """Customers with a snapshot on or before ``as_of`` (each is scored from its latest one)."""
-    return conn.execute(SQL.query("count_latest_customers"), {"as_of_date": as_of}).fetchone()[0]
+    return conn.execute(SQL.compose("count_latest_customers", table=_table(source)),
+                        {"as_of_date": as_of}).fetchone()[0]
 
 
-def read_chunk(reader: psycopg.Connection, as_of: dt.date, after: int, limit: int, upto: int = LAST_KEY
-               ) -> pd.DataFrame:
+def text_columns(source: Source | None) -> list[str]:
+    """Columns read as text whatever they hold (a source's key and categories: "01" stays "01")."""
+    if source is None or source.is_telecom:
+        return []
+    return ["customer_key"] + [c.column for c in source.columns if c.type in ("text", "boolean")
+                               and c.role not in ("key", "as_of", "excluded")]
+
+
+def read_chunk(reader: psycopg.Connection, as_of: dt.date, after: int, limit: int, upto: int = LAST_KEY,
+               source: Source | None = None) -> pd.DataFrame:
     """The latest snapshot of up to ``limit`` customers with ``after < customer_id <= upto``, in key order."""
-    return copy_out(reader, SQL.query("copy_latest_snapshots_chunk"),
-                    {"as_of_date": as_of, "after": after, "upto": upto, "limit": limit})
+    return copy_out(reader, SQL.compose("copy_latest_snapshots_chunk", table=_table(source)),
+                    {"as_of_date": as_of, "after": after, "upto": upto, "limit": limit},
+                    text_columns=text_columns(source))
 
 
 # ---- scoring ----------------------------------------------------------------------------------------------
 
-def assess(model: ChurnModel, policy: Policy, frame: pd.DataFrame, stages: Stages | None = None
-           ) -> tuple[pd.DataFrame, np.ndarray]:
+def assess(model: ChurnModel, policy: Policy, frame: pd.DataFrame, stages: Stages | None = None,
+           value_column: str | None = "monthly_charges") -> tuple[pd.DataFrame, np.ndarray]:
     """Probability and the policy's score, category, action, cost and revenue at risk for each row;
-    returns (scored, feature matrix).  The one scoring path of runs and of ``ChurnScorer``."""
+    returns (scored, feature matrix).  The one scoring path of runs and of ``ChurnScorer``.
+    ``value_column``: monthly revenue; None (a source without one): revenue at risk is unknown (NaN ->
+    NULL), never a made-up figure."""
     stages = stages or Stages()
     t = time.perf_counter()
     matrix = model.matrix(frame)
     t = stages.add("transform", t)
     p = model.probability(matrix)
     stages.add("predict", t)
-    value = pd.to_numeric(frame["monthly_charges"], errors="coerce").fillna(0.0).to_numpy()
+    if value_column is None:
+        value = np.full(len(frame), np.nan)
+    else:
+        value = pd.to_numeric(frame[value_column], errors="coerce").fillna(0.0).to_numpy()
     scored = policy.apply(p, value)
     scored.insert(0, "customer_id", frame["customer_id"].to_numpy())
+    keys = frame["customer_key"] if "customer_key" in frame else frame["customer_id"].astype(str)
+    scored.insert(1, "customer_key", keys.to_numpy())
     return scored, matrix
 
 
 def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: Stages, campaign_id: str,
-                with_reasons: bool = True) -> pd.DataFrame:
-    """Probabilities, policy fields, reasons (targeted customers) and control flags for one chunk."""
-    scored, matrix = assess(model, policy, chunk, stages)
+                with_reasons: bool = True, source: Source | None = None) -> pd.DataFrame:
+    """Probabilities, policy fields, reasons (targeted customers) and control flags for one chunk.
+    Reasons name a source's columns as its file header wrote them."""
+    value_column = "monthly_charges" if source is None or source.is_telecom else source.value_column
+    scored, matrix = assess(model, policy, chunk, stages, value_column)
     t = time.perf_counter()
     targeted = scored["targeted"].to_numpy()
     reasons: list = [None] * len(scored)
@@ -183,6 +213,8 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     if with_reasons and targeted.any():
         idx = np.flatnonzero(targeted)
         found = top_reasons(model, matrix[idx])
+        if source is not None and not source.is_telecom:
+            found = [[as_written(r, source, model) for r in customer] for customer in found]
         for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
             reasons[i], offers[i] = r, o
     scored["top_reasons"] = [json.dumps(r) if r is not None else None for r in reasons]
@@ -193,6 +225,16 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
         control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share), "control", "treatment")
     stages.add("reasons", t)
     return scored
+
+
+def as_written(reason: dict, source: Source, model: ChurnModel) -> dict:
+    """A reason in the operator's terms: the column as its header wrote it, a category by its value."""
+    feature = reason["feature"]
+    categories = model.features.categories_.get(feature)
+    value = reason.get("value")
+    if categories is not None and value is not None and value == value:
+        value = categories[int(value)]
+    return {**reason, "feature": source.header(feature), "meaning": source.header(feature), "value": value}
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
@@ -207,10 +249,11 @@ def history_frame(scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> pd
         "estimated_intervention_cost": scored["estimated_intervention_cost"],
         "estimated_revenue_at_risk": scored["estimated_revenue_at_risk"],
         "snapshot_date": chunk["as_of_date"].to_numpy(), "is_shadow": run.shadow, "top_reasons": scored["top_reasons"],
+        "source": run.source_name, "customer_key": scored["customer_key"],
     })
 
 
-TARGET_COLUMNS = ["customer_id", "churn_probability", "risk_score", "risk_category", "retention_action",
+TARGET_COLUMNS = ["customer_id", "customer_key", "churn_probability", "risk_score", "risk_category", "retention_action",
                   "suggested_offer", "estimated_intervention_cost", "estimated_revenue_at_risk",
                   "expected_net_value", "top_reasons", "treatment_group"]
 
@@ -232,18 +275,20 @@ Writer = Callable[[pd.DataFrame, pd.DataFrame], None]  # (scored, chunk) -> None
 
 
 def stream(reader: psycopg.Connection, model: ChurnModel, run: RunSpec, stages: Stages, tally: Tally,
-           write: Writer, after: int = 0, upto: int = LAST_KEY, progress=None) -> None:
+           write: Writer, after: int = FIRST_KEY, upto: int = LAST_KEY, progress=None) -> None:
     """Score every customer of ``(after, upto]`` in chunks, reads and writes overlapping the scoring."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="churndb-score-io") as io:
-        reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of, after, run.chunk_rows, upto)
+        reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of, after, run.chunk_rows, upto,
+                            run.source)
         writing = None
         while True:
             chunk = reading.result()
             if chunk.empty:
                 break
             reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of,
-                                int(chunk["customer_id"].iloc[-1]), run.chunk_rows, upto)
-            scored = score_chunk(model, run.policy, chunk, stages, run.campaign, with_reasons=run.reasons)
+                                int(chunk["customer_id"].iloc[-1]), run.chunk_rows, upto, run.source)
+            scored = score_chunk(model, run.policy, chunk, stages, run.campaign, with_reasons=run.reasons,
+                                 source=run.source)
             if writing is not None:
                 writing.result()
             writing = io.submit(stages.timed, "write", write, scored, chunk)

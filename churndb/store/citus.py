@@ -26,7 +26,10 @@ DISTRIBUTED_APART = {"rejected_rows": "batch_id"}
 REFERENCE = (
     "ingest_batches", "model_versions", "model_deployments", "segment_policy", "segment_policy_bands",
     "scoring_runs", "run_partitions", "run_segment_summary", "run_roi_summary", "monitoring_metrics", "alerts",
-    "job_runs", "history_archive", "model_backtests",
+    "job_runs", "history_archive", "model_backtests", "sources", "source_layout_changes",
+    # The operator's key -> customer_id lookup is unique both ways, which a sharded table cannot be;
+    # replicated, it is one narrow row per customer of a source (a key look-up stays on every node).
+    "source_keys",
 )
 COLOCATION_ANCHOR = "customer_snapshots"
 

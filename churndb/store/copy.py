@@ -25,9 +25,11 @@ def copy_in(conn: psycopg.Connection, statement: Statement, frame: pd.DataFrame)
                                                                         lineterminator="\n"))
 
 
-def copy_out(conn: psycopg.Connection, statement: Statement, params: dict | None = None) -> pd.DataFrame:
+def copy_out(conn: psycopg.Connection, statement: Statement, params: dict | None = None,
+             text_columns: list[str] = ()) -> pd.DataFrame:
     """The rows of a ``COPY (...) TO STDOUT WITH (FORMAT csv, HEADER)`` statement as a frame
-    (empty frame for no rows); blanks are NULL, every other text is kept as written."""
+    (empty frame for no rows); blanks are NULL, every other text is kept as written (``text_columns``
+    are never read as numbers: a category "01" stays "01")."""
     buf = io.BytesIO()
     with conn.cursor() as cur, cur.copy(statement, params) as copy:
         for block in copy:
@@ -35,7 +37,8 @@ def copy_out(conn: psycopg.Connection, statement: Statement, params: dict | None
     if buf.tell() == 0:
         return pd.DataFrame()
     buf.seek(0)
-    return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False)
+    return pd.read_csv(buf, keep_default_na=False, na_values=[""], low_memory=False,
+                       dtype={c: str for c in text_columns} or None)
 
 
 def private_file(path: Path, mode: str = "wb"):

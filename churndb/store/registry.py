@@ -26,6 +26,7 @@ from . import signing
 from .sqlfiles import statements
 
 SQL = statements(__name__)
+TELECOM = "telecom"  # the built-in layout's source name (store.sources.TELECOM)
 # Artifacts stored before churndb's modules moved into layers name the classes by their old modules.
 LEGACY_MODULES = {"churndb.features": "churndb.model.features", "churndb.ensemble": "churndb.model.ensemble"}
 
@@ -68,12 +69,13 @@ def register(conn: psycopg.Connection, key: bytes, model: ChurnModel, *, spec: d
     return version
 
 
-def resolve(conn: psycopg.Connection, model: str | int | None) -> int:
-    """'champion' (or None) -> the champion's version; a number -> that version if it exists."""
+def resolve(conn: psycopg.Connection, model: str | int | None, source: str = TELECOM) -> int:
+    """'champion' (or None) -> the champion of ``source``; a number -> that version if it exists."""
     if model in (None, "champion"):
-        version = champion_version(conn)
+        version = champion_version(conn, source)
         if version is None:
-            raise ChurnDBError("there is no champion model yet: train one and `churndb models promote V`")
+            where = "" if source == TELECOM else f" for source {source}"
+            raise ChurnDBError(f"there is no champion model{where} yet: train one and `churndb models promote V`")
         return version
     try:
         version = int(model)
@@ -85,9 +87,9 @@ def resolve(conn: psycopg.Connection, model: str | int | None) -> int:
 
 
 def load(conn: psycopg.Connection, key: bytes, model: str | int | None = "champion",
-         threads: int | None = None) -> tuple[int, ChurnModel, str]:
-    """Verify and unpickle a model; returns (version, model, artifact sha256)."""
-    version = resolve(conn, model)
+         threads: int | None = None, source: str = TELECOM) -> tuple[int, ChurnModel, str]:
+    """Verify and unpickle a model (``champion``: of ``source``); returns (version, model, artifact sha256)."""
+    version = resolve(conn, model, source)
     artifact, digest, signature = stored_artifact(conn, version)
     return version, verified_model(key, version, artifact, digest, signature, threads), digest
 
@@ -109,8 +111,16 @@ def verified_model(key: bytes, version: int, artifact: bytes, digest: str, signa
     return fitted
 
 
-def champion_version(conn: psycopg.Connection) -> int | None:
-    row = conn.execute(SQL.query("champion_version")).fetchone()
+def model_source(conn: psycopg.Connection, version: int) -> str:
+    """The source a model version was trained on (``telecom`` for the built-in layout)."""
+    row = conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone()
+    if not row:
+        raise ChurnDBError(f"there is no model version {version}")
+    return row[1]
+
+
+def champion_version(conn: psycopg.Connection, source: str = TELECOM) -> int | None:
+    row = conn.execute(SQL.query("champion_version"), {"source": source}).fetchone()
     return int(row[0]) if row else None
 
 
@@ -143,7 +153,7 @@ def show(conn: psycopg.Connection, version: int) -> dict:
 
 
 def promote(conn: psycopg.Connection, version: int, reason: str, details: dict | None = None) -> dict:
-    """Make ``version`` the single champion (call inside a transaction)."""
+    """Make ``version`` the champion of its source (call inside a transaction)."""
     conn.execute(SQL.query("lock_models"))
     status = conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone()
     if not status:
@@ -152,7 +162,7 @@ def promote(conn: psycopg.Connection, version: int, reason: str, details: dict |
         raise ChurnDBError(f"model {version} is already the champion")
     if status[0] == "rejected":
         raise ChurnDBError(f"model {version} was rejected when validated; train a new candidate instead")
-    current = conn.execute(SQL.query("champion_version")).fetchone()
+    current = conn.execute(SQL.query("champion_version"), {"source": status[1]}).fetchone()
     who = actor()
     # The deployment row first: the database crowns a model only with one (migration 0004).
     deployment_id, at = conn.execute(SQL.query("record_deployment"), {
@@ -162,16 +172,16 @@ def promote(conn: psycopg.Connection, version: int, reason: str, details: dict |
     if current:
         conn.execute(SQL.query("set_model_status"), {"status": "retired", "model_version": current[0]})
     conn.execute(SQL.query("crown_model"), {"model_version": version, "actor": who})
-    return {"model_version": version, "previous_champion": current[0] if current else None,
+    return {"model_version": version, "source": status[1], "previous_champion": current[0] if current else None,
             "deployment_id": deployment_id, "deployed_at": at.isoformat(), "status": "champion"}
 
 
-def rollback(conn: psycopg.Connection, reason: str = "rollback") -> dict:
-    """Restore the champion that the current champion replaced (call inside a transaction)."""
+def rollback(conn: psycopg.Connection, reason: str = "rollback", source: str = TELECOM) -> dict:
+    """Restore the champion that ``source``'s champion replaced (call inside a transaction)."""
     conn.execute(SQL.query("lock_models"))
-    current = conn.execute(SQL.query("champion_version")).fetchone()
+    current = conn.execute(SQL.query("champion_version"), {"source": source}).fetchone()
     if not current:
-        raise ChurnDBError("there is no champion to roll back")
+        raise ChurnDBError("there is no champion to roll back" + ("" if source == TELECOM else f" for source {source}"))
     previous = conn.execute(SQL.query("previous_champion"), {"current": current[0]}).fetchone()
     if not previous:
         raise ChurnDBError(f"model {current[0]} has no previous champion to roll back to")
@@ -186,6 +196,6 @@ def rollback(conn: psycopg.Connection, reason: str = "rollback") -> dict:
             "deployed_at": at.isoformat(), "status": "champion"}
 
 
-def champion_at(conn: psycopg.Connection, at) -> int | None:
-    row = conn.execute(SQL.query("champion_at"), {"at": at}).fetchone()
+def champion_at(conn: psycopg.Connection, at, source: str = TELECOM) -> int | None:
+    row = conn.execute(SQL.query("champion_at"), {"at": at, "source": source}).fetchone()
     return row[0] if row else None

@@ -38,7 +38,8 @@ def train(url: str, settings: Settings, spec: TrainingSpec, promote_if_better: b
             decision = None
             status = "candidate"
             if promote_if_better:
-                decision = compare_with_champion(conn, key, model, test, spec.threshold, rule)
+                decision = compare_with_champion(conn, key, model, test, spec.threshold, rule,
+                                                 registry.model_source(conn, version))
                 status = decide(conn, version, decision, "train --promote-if-better: ")
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None

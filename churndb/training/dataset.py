@@ -17,15 +17,14 @@ from psycopg import sql
 from ..base.errors import InputError
 from ..base.text import column_identifier
 from ..model import telecom
-from ..store import db
+from ..model.features import looks_like_identifier
+from ..store import db, sources
 from ..store.copy import copy_out
 from ..store.sqlfiles import statements
 from .spec import LABEL, TrainingSet, TrainingSpec
 
 SQL = statements(__name__)
 SEARCH_SCHEMAS = [db.IMPORT_SCHEMA, db.SCHEMA, "public"]
-IDENTIFIER_SHARE = 0.5        # more distinct values than half the rows ...
-IDENTIFIER_MIN_DISTINCT = 50  # ... and more than this many
 
 
 def snapshot_date_range(url: str) -> tuple[dt.date | None, dt.date | None]:
@@ -118,19 +117,58 @@ def load_relation_training_set(conn: psycopg.Connection, spec: TrainingSpec) -> 
     return TrainingSet(frame, categorical, numeric, f"{nsp}.{rel}", unlabelled, [], identifiers=identifiers)
 
 
-def looks_like_identifier(values: pd.Series) -> bool:
-    """A text column whose values are nearly all different (an e-mail, a phone number, a name) is an
-    identifier, not a category: it says nothing a model can reuse and its values are personal data."""
-    present = values.dropna()
-    distinct = present.nunique()
-    return distinct > IDENTIFIER_MIN_DISTINCT and distinct > IDENTIFIER_SHARE * len(present)
+def source_features(source: sources.Source) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) stored columns a model of ``source`` learns from: features and the value
+    column; never the key, label, dates, excluded or identifier-like columns."""
+    usable = source.with_role("feature", "value")
+    return ([c.column for c in usable if c.type in ("text", "boolean")],
+            [c.column for c in usable if c.type in ("bigint", "double precision")])
+
+
+def load_source_training_set(conn: psycopg.Connection, spec: TrainingSpec, source: sources.Source) -> TrainingSet:
+    """Point in time, as for the telecom layout: each snapshot at date D with the label known for D (the
+    file's own label column for D, else the source's outcome feed after D)."""
+    if spec.sample is not None:
+        raise InputError("--sample draws from customer_snapshots (the telecom layout)")
+    lo, hi = conn.execute(SQL.compose("source_date_range", table=source.table)).fetchone()
+    if lo is None:
+        raise InputError(f"source {source.name} has no snapshots loaded yet")
+    categorical, numeric = source_features(source)
+    label = sql.SQL("s.") + sql.Identifier(source.label_column) if source.label_column else sql.SQL("NULL::boolean")
+    statement = SQL.compose("copy_source_training_rows", table=source.table, label=label,
+                            columns=sql.SQL(", ").join(sql.SQL("s.") + sql.Identifier(c) for c in categorical + numeric))
+    frame = copy_out(conn, statement, {"start": spec.start or lo, "end": spec.end or hi, "lead_days": spec.lead_days,
+                                       "horizon_days": spec.horizon_days, "feed": sources.feed_name(source.name)},
+                     text_columns=["customer_key"] + categorical)
+    if frame.empty:
+        raise InputError(f"source {source.name} has no snapshots between {spec.start or lo} and {spec.end or hi}")
+    unlabelled = int(frame[LABEL].isna().sum())
+    frame = frame[frame[LABEL].notna()].copy()
+    if frame.empty:
+        raise InputError(f"source {source.name}: no snapshot has a known outcome yet (load a file with its label "
+                         f"column, or `churndb outcomes load FILE --source {source.name}`)")
+    frame[LABEL] = frame[LABEL].astype(int)
+    for c in categorical:
+        frame[c] = frame[c].astype("string")
+    identifiers = [c for c in categorical if looks_like_identifier(frame[c])]
+    frame = frame.drop(columns=identifiers)
+    categorical = [c for c in categorical if c not in identifiers]
+    if not categorical and not numeric:
+        raise InputError(f"source {source.name} has only identifier-like columns; nothing to learn from")
+    spec.id_column, spec.label_column = "customer_key", source.label_column
+    return TrainingSet(frame, categorical, numeric, source.name, unlabelled,
+                       sorted(frame["as_of_date"].astype(str).unique()), identifiers=identifiers)
 
 
 def load_training_set(url: str, spec: TrainingSpec) -> TrainingSet:
     try:
         with db.connect(url) as conn:
-            if spec.source in ("customer_snapshots", "churndb.customer_snapshots"):
+            if spec.source in ("customer_snapshots", "churndb.customer_snapshots", sources.TELECOM):
+                spec.source = "customer_snapshots"
                 return load_snapshot_training_set(conn, spec)
+            registered = sources.get(conn, spec.source) if sources.NAME.match(spec.source) else None
+            if registered is not None:
+                return load_source_training_set(conn, spec, registered)
             return load_relation_training_set(conn, spec)
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None

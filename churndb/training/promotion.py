@@ -38,9 +38,11 @@ class PromotionRule:
 MIN_COMPARISON_ROWS = 200
 
 
-def compare_with_champion(conn, key, candidate, test, threshold: float, rule: PromotionRule) -> dict:
-    """Both models on the same hold-out rows, none of which either model was fitted on."""
-    champion = registry.champion_version(conn)
+def compare_with_champion(conn, key, candidate, test, threshold: float, rule: PromotionRule,
+                          source: str = registry.TELECOM) -> dict:
+    """Both models on the same hold-out rows, none of which either model was fitted on; the champion
+    is the one of the candidate's ``source``."""
+    champion = registry.champion_version(conn, source)
     if champion is None:
         y = test[LABEL].to_numpy()
         cand = classification_metrics(y, candidate.predict_proba(test)[:, 1], threshold)
@@ -87,7 +89,8 @@ def validate(url: str, settings: Settings, version: int, rule: PromotionRule | N
             spec = stored_spec(info["spec"])
             data = load_training_set(url, spec)
             _, test, _ = split(data, spec)
-            decision = compare_with_champion(conn, key, candidate, test, spec.threshold, rule)
+            decision = compare_with_champion(conn, key, candidate, test, spec.threshold, rule,
+                                             registry.model_source(conn, version))
             decide(conn, version, decision, "validated against the champion: ")
     except psycopg.Error as exc:
         raise db.as_churndb_error(exc) from None

@@ -4,7 +4,7 @@
 SELECT r.run_id, r.model_version, r.policy_version, r.as_of_date, r.started_at, r.finished_at,
        r.customers_scored, r.targets, r.campaign_id
 FROM churndb.scoring_runs r
-WHERE r.status = 'succeeded' AND NOT r.is_shadow
+WHERE r.status = 'succeeded' AND NOT r.is_shadow AND r.source = %(source)s
 ORDER BY r.finished_at DESC, r.run_id DESC
 LIMIT 1;
 
@@ -26,6 +26,23 @@ COPY (
            h.model_version, h.run_id
     FROM churndb.score_history h
     JOIN churndb.customer_snapshots s ON s.customer_id = h.customer_id AND s.as_of_date = h.snapshot_date
+    LEFT JOIN churndb.retention_targets t ON t.customer_id = h.customer_id AND t.run_id = h.run_id
+    WHERE h.run_id = %(run_id)s AND (%(segment)s = 'all' OR lower(h.risk_category) = %(segment)s)
+    ORDER BY h.risk_score DESC, h.churn_probability DESC, h.customer_id
+) TO STDOUT WITH (FORMAT csv, HEADER true);
+
+-- name: export_source_run
+-- Every customer of a registered source's run: the key and columns under the file's own headers
+-- ({columns}: s.<stored> AS "<header>", identifiers), then the scores, highest risk first.
+COPY (
+    SELECT h.customer_key AS {key}, {columns},
+           h.churn_probability, h.risk_score, h.risk_category, h.retention_action,
+           h.estimated_intervention_cost, h.estimated_revenue_at_risk,
+           t.treatment_group, t.suggested_offer,
+           (SELECT string_agg(r ->> 'feature', '; ') FROM jsonb_array_elements(h.top_reasons) r) AS top_reasons,
+           h.model_version, h.run_id
+    FROM churndb.score_history h
+    JOIN {table} s ON s.customer_id = h.customer_id AND s.as_of_date = h.snapshot_date
     LEFT JOIN churndb.retention_targets t ON t.customer_id = h.customer_id AND t.run_id = h.run_id
     WHERE h.run_id = %(run_id)s AND (%(segment)s = 'all' OR lower(h.risk_category) = %(segment)s)
     ORDER BY h.risk_score DESC, h.churn_probability DESC, h.customer_id

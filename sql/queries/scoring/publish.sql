@@ -13,7 +13,8 @@ WITH ranked AS (
            sum(estimated_intervention_cost) OVER w AS spent,
            row_number() OVER w AS n
     FROM run_targets
-    WINDOW w AS (ORDER BY expected_net_value DESC, customer_id)
+    -- A source without a value column has no net value: the most likely churners first.
+    WINDOW w AS (ORDER BY expected_net_value DESC NULLS LAST, churn_probability DESC, customer_id)
 )
 DELETE FROM run_targets t USING ranked r
 WHERE t.customer_id = r.customer_id
@@ -26,16 +27,17 @@ SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_ta
 -- name: publish_targets
 -- Model-owned columns are refreshed; crm_* columns are never touched by a run.
 INSERT INTO churndb.retention_targets AS t
-    (customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+    (customer_id, source, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
      estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
      campaign_id, policy_version, model_version, run_id, scored_at, is_current, first_targeted_at, dropped_at)
-SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+SELECT customer_id, %(source)s, coalesce(customer_key, customer_id::text), churn_probability, risk_score,
+       risk_category, retention_action, suggested_offer,
        estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
        %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true, %(scored_at)s, NULL
 FROM run_targets
 ORDER BY customer_id                      -- one lock order for every publisher: no deadlock between runs
 ON CONFLICT (customer_id) DO UPDATE SET
-    churn_probability = excluded.churn_probability, risk_score = excluded.risk_score,
+    customer_key = excluded.customer_key, churn_probability = excluded.churn_probability, risk_score = excluded.risk_score,
     risk_category = excluded.risk_category, retention_action = excluded.retention_action,
     suggested_offer = excluded.suggested_offer,
     estimated_intervention_cost = excluded.estimated_intervention_cost,
@@ -48,10 +50,11 @@ ON CONFLICT (customer_id) DO UPDATE SET
     dropped_at = NULL;
 
 -- name: drop_stale_targets
--- Customers no longer targeted stay visible to the CRM, marked, not deleted.
+-- Customers of the run's source no longer targeted stay visible to the CRM, marked, not deleted
+-- (other sources' targets are another run's business).
 UPDATE churndb.retention_targets t
 SET is_current = false, dropped_at = %(scored_at)s
-WHERE t.is_current AND NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = t.customer_id);
+WHERE t.is_current AND t.source = %(source)s AND NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = t.customer_id);
 
 -- name: insert_roi_summary
 -- Projected program figures per category of the published targets; control customers are
@@ -63,9 +66,14 @@ SELECT %(run_id)s, risk_category, max(risk_score), count(*),
        count(*) FILTER (WHERE treatment_group = 'treatment'),
        coalesce(sum(estimated_intervention_cost) FILTER (WHERE treatment_group = 'treatment'), 0),
        coalesce(sum(churn_probability * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0),
-       -- p x success rate x monthly charges x horizon = success rate x revenue at risk
-       coalesce(sum(estimated_revenue_at_risk * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0),
-       coalesce(sum(estimated_revenue_at_risk) FILTER (WHERE treatment_group = 'treatment'), 0),
+       -- p x success rate x monthly charges x horizon = success rate x revenue at risk; NULL (unknown,
+       -- not zero) when the source has no value column
+       CASE WHEN %(has_value)s THEN
+           coalesce(sum(estimated_revenue_at_risk * %(success_rate)s) FILTER (WHERE treatment_group = 'treatment'), 0)
+       END,
+       CASE WHEN %(has_value)s THEN
+           coalesce(sum(estimated_revenue_at_risk) FILTER (WHERE treatment_group = 'treatment'), 0)
+       END,
        %(success_rate)s, %(horizon_months)s
 FROM run_targets
 GROUP BY risk_category;
@@ -83,7 +91,7 @@ GROUP BY run_id, risk_category;
 -- name: previous_published_targets
 -- Targets of the newest published (non-shadow) run before this one: the baseline for a sudden shift.
 SELECT r.run_id, r.targets FROM churndb.scoring_runs r
-WHERE r.status = 'succeeded' AND NOT r.is_shadow AND r.run_id <> %(run_id)s
+WHERE r.status = 'succeeded' AND NOT r.is_shadow AND r.run_id <> %(run_id)s AND r.source = %(source)s
 ORDER BY r.finished_at DESC, r.run_id DESC LIMIT 1;
 
 -- name: insert_target_shift_alert

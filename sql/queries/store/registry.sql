@@ -16,7 +16,8 @@ SELECT model_version, artifact, artifact_sha256, artifact_signature
 FROM churndb.model_versions WHERE model_version = %(model_version)s;
 
 -- name: champion_version
-SELECT model_version FROM churndb.model_versions WHERE status = 'champion';
+-- One champion per source (model_versions.source comes from the model's spec).
+SELECT model_version FROM churndb.model_versions WHERE status = 'champion' AND source = %(source)s;
 
 -- name: list_models
 SELECT model_version, status, created_at, promoted_at,
@@ -36,7 +37,7 @@ FROM churndb.model_versions WHERE model_version = %(model_version)s;
 LOCK TABLE churndb.model_versions IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: model_status
-SELECT status FROM churndb.model_versions WHERE model_version = %(model_version)s;
+SELECT status, source FROM churndb.model_versions WHERE model_version = %(model_version)s;
 
 -- name: set_model_status
 UPDATE churndb.model_versions SET status = %(status)s WHERE model_version = %(model_version)s;
@@ -58,10 +59,11 @@ WHERE to_version = %(current)s AND action = 'promote' AND from_version IS NOT NU
 ORDER BY deployment_id DESC LIMIT 1;
 
 -- name: champion_at
--- Which model was champion at a point in time.
-SELECT to_version FROM churndb.model_deployments
-WHERE deployed_at <= %(at)s
-ORDER BY deployed_at DESC, deployment_id DESC LIMIT 1;
+-- Which model was champion of a source at a point in time.
+SELECT d.to_version FROM churndb.model_deployments d
+JOIN churndb.model_versions m ON m.model_version = d.to_version
+WHERE d.deployed_at <= %(at)s AND m.source = %(source)s
+ORDER BY d.deployed_at DESC, d.deployment_id DESC LIMIT 1;
 
 -- name: record_training_decision
 UPDATE churndb.model_versions

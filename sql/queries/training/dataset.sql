@@ -69,3 +69,28 @@ ORDER BY a.attnum;
 
 -- name: copy_relation_columns
 COPY (SELECT {columns} FROM {relation}) TO STDOUT WITH (FORMAT csv, HEADER true);
+
+-- name: source_date_range
+SELECT min(as_of_date), max(as_of_date) FROM {table};
+
+-- name: copy_source_training_rows
+-- A registered source's snapshots at each date D in [start, end] with the label known for D: the file's
+-- own label for D, else churned in (D + lead, D + lead + horizon] by the source's outcome feed, else not
+-- churned once that feed covers the window, else unknown (NULL: left out and counted).
+COPY (
+    WITH feed AS (
+        SELECT max(observed_as_of) AS covered_until FROM churndb.churn_outcomes WHERE source = %(feed)s
+    )
+    SELECT s.customer_id, s.as_of_date, s.customer_key, {columns},
+           CASE
+               WHEN {label} IS NOT NULL THEN ({label})::int
+               WHEN EXISTS (SELECT 1 FROM churndb.churn_outcomes f
+                            WHERE f.customer_id = s.customer_id AND f.churned AND f.source = %(feed)s
+                              AND f.churned_on >  s.as_of_date + %(lead_days)s::int
+                              AND f.churned_on <= s.as_of_date + %(lead_days)s::int + %(horizon_days)s::int) THEN 1
+               WHEN (SELECT covered_until FROM feed) >= s.as_of_date + %(lead_days)s::int + %(horizon_days)s::int THEN 0
+           END AS label
+    FROM {table} s
+    WHERE s.as_of_date BETWEEN %(start)s::date AND %(end)s::date
+    ORDER BY s.as_of_date, s.customer_id
+) TO STDOUT WITH (FORMAT csv, HEADER true);
