@@ -79,7 +79,7 @@ def cmd_ingest(args: argparse.Namespace) -> dict[str, Any]:
     if args.source is not None and args.table is not None:
         raise ChurnDBError("give --source NAME (a registered layout, scored end to end) or --table NAME, not both")
     if args.source not in (None, "telecom"):
-        from .ingest.source import ingest_source
+        from .ingest.operator_layout import ingest_source
 
         result = ingest_source(_url(), Path(args.file), args.source, id_column=args.id_column,
                                label_column=args.label_column, value_column=args.value_column,
@@ -140,7 +140,7 @@ def cmd_sources(args: argparse.Namespace) -> dict[str, Any]:
         say(args, json.dumps(info, indent=2))
         return info
     # add: register a layout from a sample file without loading it
-    from .ingest.source import register_from_file
+    from .ingest.operator_layout import register_from_file
 
     if not args.file:
         raise UsageError("sources add NAME needs --file SAMPLE.csv (its header and values give the layout)")

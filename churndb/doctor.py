@@ -60,6 +60,10 @@ def diagnose(url: str, settings: Settings) -> list[Check]:
         if checks[-1].status == "fail" and "not initialised" in checks[-1].message:
             return checks
         checks.append(_signing_key(settings))
+        if checks[-2].status == "fail":  # behind: the checks below read tables of the newest schema
+            checks.append(Check("champion", "fail", "not checked: the schema is behind (run `churndb init`)"))
+            checks.append(_disk(settings))
+            return checks
         checks.append(_champion(conn, settings))
         latest = conn.execute(SQL.query("latest_run")).fetchone()
         checks.append(_last_run(latest))

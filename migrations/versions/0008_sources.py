@@ -100,6 +100,7 @@ GRANT USAGE ON SEQUENCE churndb.source_customer_ids TO churn_scorer;
 GRANT SELECT ON churndb.sources, churndb.source_layout_changes TO churn_auditor, churn_bi;
 GRANT SELECT ON churndb.source_keys TO churn_auditor;
 GRANT SELECT (source, customer_key) ON churndb.retention_targets TO churn_crm;
+GRANT UPDATE (customer_key) ON churndb.retention_targets TO churn_scorer;
 """
 
 DOWN = r"""

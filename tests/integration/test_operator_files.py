@@ -34,7 +34,7 @@ def test_a_semicolon_file_with_decimal_commas_french_booleans_and_no_key_trains_
     assert types["montant_mensuel"] == "double precision" and types["offre_concurrente"] == "boolean"
     loaded = conn.execute("SELECT sum(montant_mensuel) FROM churndb_import.extrait").fetchone()[0]
     assert loaded == pytest.approx(float(export["Montant mensuel"].sum()), rel=1e-9)
-    churners = conn.execute("SELECT count(*) FROM churndb_import.extrait WHERE r_sili").fetchone()[0]
+    churners = conn.execute("SELECT count(*) FROM churndb_import.extrait WHERE resilie").fetchone()[0]
     assert churners == int(df["is_churn"].sum())
 
     res = cli("train", "--source", "extrait", "--id-column", "row_id", "--label-column", "Résilié", "--json")

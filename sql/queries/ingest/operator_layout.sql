@@ -1,4 +1,4 @@
--- Statements run by churndb.ingest.source: snapshots of a registered source (churndb_source.<name>).
+-- Statements run by churndb.ingest.operator_layout: snapshots of a registered source (churndb_source.<name>).
 -- {placeholders} are filled only with psycopg.sql.Identifier values (stored column names and the
 -- source's validated name), never with text from a file: Statements.compose in churndb.store.sqlfiles.
 
