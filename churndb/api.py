@@ -124,7 +124,10 @@ class ChurnScorer:
         if missing:
             raise ScoringInputError(f"missing column(s): {', '.join(missing)}")
         frame = data[list(renamed)].rename(columns=renamed).copy()
-        frame = frame.replace("", np.nan) if len(frame) else frame
+        for name in frame.columns:  # as ingest reads a file: fields stripped, a blank is missing
+            if not pd.api.types.is_numeric_dtype(frame[name]):
+                frame[name] = frame[name].astype(object).map(
+                    lambda v: (v.strip() or np.nan) if isinstance(v, str) else v)
         for c in layout.columns:
             if c.column not in frame or c.role == "key":
                 continue

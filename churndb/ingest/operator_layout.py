@@ -263,7 +263,7 @@ def _same_roles(registered: Source, header: list[str], **given) -> None:
         have = getattr(registered, attr)
         if have is None or registered.stored(value) != have:
             shown = registered.header(have) if have else "none"
-            raise InputError(f"source {registered.name} has {option.replace('_', '-')} {shown}, not {value!r} "
+            raise InputError(f"source {registered.name} has --{option.replace('_', '-')} {shown}, not {value!r} "
                              "(a source's roles are fixed when it is created)")
 
 

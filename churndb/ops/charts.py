@@ -35,8 +35,8 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _score_histogram(conn):
-    rows = conn.execute(SQL.query("score_histogram")).fetchall()
+def _score_histogram(conn, run_id: int):
+    rows = conn.execute(SQL.query("score_histogram"), {"run_id": run_id}).fetchall()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     scores = [r[0] for r in rows]
     # Coloured by the category the run's policy assigned, not by thresholds written here.
@@ -47,20 +47,25 @@ def _score_histogram(conn):
     return _png(fig)
 
 
-def _segments(segments):
+def _segments(segments, value_note: str | None = None):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2))
     names = [s["risk_category"] for s in segments]
     colors = [COLORS.get(n, "#7f8c8d") for n in names]
     a1.bar(names, [s["customers"] for s in segments], color=colors)
     a1.set_title("Customers per segment")
-    a2.bar(names, [s["revenue_at_risk"] for s in segments], color=colors)
-    a2.set_title("Revenue at risk per segment ($)")
+    a2.bar(names, [s["revenue_at_risk"] or 0.0 for s in segments], color=colors)
+    a2.set_title(f"Revenue at risk: {value_note}" if value_note else "Revenue at risk per segment ($)")
     return _png(fig)
 
 
 def _waterfall(roi):
-    saved = roi.get("expected_revenue_saved") or 0.0
     cost = roi.get("program_cost") or 0.0
+    if roi.get("value_note"):  # no value column: the cost is known, the return is not (and is not drawn as 0)
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        ax.bar(["program cost"], [cost], color="#c0392b")
+        ax.set_title(f"Program cost; return unknown: {roi['value_note']}")
+        return _png(fig)
+    saved = roi.get("expected_revenue_saved") or 0.0
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.bar(["expected revenue saved"], [saved], color="#27ae60")
     ax.bar(["program cost"], [-cost], bottom=[saved], color="#c0392b")
@@ -133,7 +138,7 @@ def _cumulative_table(rows: list[dict]) -> str:
     """The guide's cumulative table, labelled for what it is: a projection."""
     if not rows:
         return ""
-    money = lambda v: f"${v:,.0f}"  # noqa: E731
+    money = lambda v: "n/a" if v is None else f"${v:,.0f}"  # noqa: E731
     cells = "".join(f"<tr><td>{r['month']}</td><td>{r['retained']:,.1f}</td><td>{money(r['revenue_saved'])}</td>"
                     f"<td>{money(r['program_cost'])}</td><td>{money(r['net_benefit'])}</td>"
                     f"<td>{'n/a' if r['cumulative_roi'] is None else format(r['cumulative_roi'], '.2f') + 'x'}</td></tr>"
@@ -148,17 +153,19 @@ def _cumulative_table(rows: list[dict]) -> str:
 def render(conn: psycopg.Connection, metrics: dict, out: Path) -> Path:
     """Write ``report.html`` into ``out``; ``metrics`` is report.deployment_metrics() of the latest run."""
     deciles, curves = conn.execute(SQL.query("model_curves"), {"model_version": metrics["model_version"]}).fetchone()
+    source = metrics.get("source", "telecom")
     charts = [
-        ("Risk scores", _score_histogram(conn)),
-        ("Segments and revenue at risk", _segments(metrics["segments"])),
+        ("Risk scores", _score_histogram(conn, metrics["run_id"])),
+        ("Segments and revenue at risk", _segments(metrics["segments"], metrics.get("value_note"))),
         ("Return on the retention program", _waterfall(metrics["roi"] or {})),
         ("Calibration", _calibration(deciles or [])),
         ("ROC and cumulative gains", _roc_gains(curves or {})),
-        ("Drift over runs", _drift(conn.execute(SQL.query("drift_over_runs")).fetchall())),
-        ("Champion vs challengers", _models(conn.execute(SQL.query("recent_models")).fetchall())),
+        ("Drift over runs", _drift(conn.execute(SQL.query("drift_over_runs"), {"source": source}).fetchall())),
+        ("Champion vs challengers", _models(conn.execute(SQL.query("recent_models"), {"source": source}).fetchall())),
     ]
     r = metrics["roi"] or {}
-    money = lambda v: "n/a" if v is None else f"${v:,.0f}"  # noqa: E731
+    unknown = metrics.get("value_note") or "n/a"
+    money = lambda v: unknown if v is None else f"${v:,.0f}"  # noqa: E731
     tiles = [("customers scored", f"{metrics['customers_scored']:,}"),
              ("average risk score", f"{metrics['avg_risk_score']}"),
              ("revenue at risk", money(metrics["revenue_at_risk"])),

@@ -62,7 +62,7 @@ def _fmt(value, pattern: str) -> str:
 
 
 def metrics_text(m: dict) -> str:
-    unknown = m.get("value_note") or "n/a"
+    unknown = "unknown" if m.get("value_note") else "n/a"  # the header line says why
     money = lambda v: unknown if v is None else f"${v:,.2f}"  # noqa: E731
     r = m["roi"] or {"targeted": 0, "contacted": 0, "program_cost": 0.0, "expected_retained": 0.0,
                      "expected_revenue_saved": 0.0, "net_benefit": 0.0, "roi": None, "monthly_revenue_saved": 0.0,

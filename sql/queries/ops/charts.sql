@@ -1,8 +1,8 @@
 -- Statements run by churndb.ops.charts: The HTML report's charts.
 
 -- name: score_histogram
--- Customers per risk score (0..100) of the latest published run, with the category the policy gave it.
-SELECT risk_score, risk_category, count(*) FROM churndb.v_current_scores
+-- Customers per risk score (0..100) of the reported run, with the category the policy gave it.
+SELECT risk_score, risk_category, count(*) FROM churndb.v_current_scores WHERE run_id = %(run_id)s
 GROUP BY risk_score, risk_category ORDER BY risk_score;
 
 -- name: drift_over_runs
@@ -10,6 +10,7 @@ GROUP BY risk_score, risk_category ORDER BY risk_score;
 SELECT run_id, finished_at, max(mean_score) AS mean_score, max(score_psi) AS score_psi,
        (SELECT max(value::float8) FROM jsonb_each_text(max(feature_psi::text)::jsonb)) AS max_feature_psi
 FROM churndb.v_score_drift
+WHERE run_id IN (SELECT run_id FROM churndb.scoring_runs WHERE source = %(source)s)
 GROUP BY run_id, finished_at
 ORDER BY finished_at
 LIMIT 60;
@@ -19,6 +20,7 @@ LIMIT 60;
 SELECT model_version, status, (metrics ->> 'auc')::float8, (metrics ->> 'brier')::float8,
        (metrics ->> 'ece')::float8, (metrics ->> 'top_decile_lift')::float8
 FROM churndb.model_versions
+WHERE source = %(source)s
 ORDER BY model_version DESC
 LIMIT 6;
 
