@@ -316,7 +316,7 @@ def cmd_monitor(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_outcomes(args: argparse.Namespace) -> dict[str, Any]:
     from .ingest.outcomes import load_outcomes
 
-    result = load_outcomes(_url(), Path(args.file), parse_date(args.as_of) if args.as_of else None)
+    result = load_outcomes(_url(), Path(args.file), parse_date(args.as_of) if args.as_of else None, args.source)
     say(args, f"batch {result.batch_id}: {result.rows_in:,} outcome rows in, {result.rows_loaded:,} loaded, "
               f"{result.rows_rejected:,} rejected" + (" (already loaded)" if result.already_loaded else ""))
     return result.as_dict()
@@ -506,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["load"])
     p.add_argument("file")
     p.add_argument("--as-of", help="the date the feed covers (default: today)")
+    p.add_argument("--source", help="the feed of this source, keyed as its files write the key (default: telecom)")
 
     p = sub.add_parser("jobs", parents=[common], help="run one scheduled job now")
     p.add_argument("action", choices=["run"])

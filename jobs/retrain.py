@@ -9,6 +9,9 @@
 Every step is recorded in the job's result.  If rescoring fails after a
 promotion, the promotion is rolled back, so the previous champion and its
 targets stay in place.
+
+``[score] source`` names the source the job retrains and rescores (default the telecom layout; a
+registered source trains on all its snapshots unless ``--start/--end`` say otherwise).
 """
 
 from __future__ import annotations
@@ -34,14 +37,17 @@ def default_window(url: str) -> tuple[dt.date | None, dt.date | None]:
 
 def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date | None = None) -> dict:
     rule = PromotionRule.from_settings(settings)
-    if start is None and end is None:
+    source = settings.get("score", "source", str, registry.TELECOM)
+    if start is None and end is None and source == registry.TELECOM:
         start, end = default_window(url)
     steps = []
-    trained = train(url, settings, TrainingSpec(start=start, end=end))
+    spec = TrainingSpec(start=start, end=end) if source == registry.TELECOM else \
+        TrainingSpec(source=source, start=start, end=end)
+    trained = train(url, settings, spec)
     candidate = trained["model_version"]
     steps.append({"step": "train", "model_version": candidate, "metrics": trained["metrics"]})
     with db.connect(url) as conn:
-        has_champion = registry.champion_version(conn) is not None
+        has_champion = registry.champion_version(conn, source) is not None
     if has_champion:
         shadow = score(url, settings, model=candidate, shadow=True, reasons=False)
         steps.append({"step": "shadow_score", "run_id": shadow["run_id"]})
@@ -54,7 +60,7 @@ def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date
         rescored = score(url, settings)
     except Exception:
         with db.transaction(url) as conn:
-            registry.rollback(conn, f"retrain: rescoring with model {candidate} failed")
+            registry.rollback(conn, f"retrain: rescoring with model {candidate} failed", source)
         raise
     steps.append({"step": "rescore", "run_id": rescored["run_id"], "segments": rescored["segments"]})
     watched = monitor(url, settings)

@@ -233,3 +233,46 @@ def test_sources_live_side_by_side_and_a_run_refreshes_only_its_own_targets(cli,
                                   "GROUP BY source").fetchall())
     assert again["telco"] == current["telco"]
     assert json.dumps(again)
+
+
+def test_a_sources_outcome_feed_labels_its_snapshots_point_in_time(cli, db_url, conn, telco_file, tmp_path):
+    frame, path = telco_file
+    unlabelled = tmp_path / "june.csv"
+    frame.drop(columns=["Churn"]).to_csv(unlabelled, index=False)
+    _ok(cli("ingest", unlabelled, "--source", "feedsrc", "--id-column", "customerID", "--value-column",
+            "MonthlyCharges", "--as-of", "2026-06-01", "--json"))
+    res = cli("train", "--source", "feedsrc")
+    assert res.code == 1 and "no snapshot has a known outcome yet" in res.err
+    feed = pd.DataFrame({"customerID": frame["customerID"], "churned": frame["Churn"],
+                         "churned_on": np.where(frame["Churn"] == "Yes", "2026-07-15", "")})
+    feed.loc[len(feed)] = ["NOT-A-CUSTOMER", "Yes", "2026-07-01"]
+    feed_path = tmp_path / "feed.csv"
+    feed.to_csv(feed_path, index=False)
+    loaded = _ok(cli("outcomes", "load", feed_path, "--source", "feedsrc", "--as-of", "2026-09-30", "--json"))
+    assert (loaded["rows_in"], loaded["rows_loaded"], loaded["rows_rejected"]) == (1501, 1500, 1)
+    reason = conn.execute("SELECT reason FROM churndb.rejected_rows WHERE batch_id = %s",
+                          (loaded["batch_id"],)).fetchone()[0]
+    assert "not a customer of source feedsrc" in reason
+    trained = _ok(cli("train", "--source", "feedsrc", "--json"))["training"]
+    assert trained["rows_train"] + trained["rows_test"] == 1500 and trained["rows_unlabelled"] == 0
+    labelled = (trained["churn_rate_train"] * trained["rows_train"] + trained["churn_rate_test"] * trained["rows_test"])
+    assert round(labelled) == int((frame["Churn"] == "Yes").sum())
+    # The telecom layout's feed is another feed: it does not label this source's customers.
+    assert conn.execute("SELECT count(*) FROM churndb.churn_outcomes WHERE source = 'feed'").fetchone()[0] == 0
+
+
+def test_the_scheduled_jobs_score_retrain_and_monitor_the_configured_source(cli, db_url, conn, telco_file, tmp_path,
+                                                                           monkeypatch):
+    _, path = telco_file
+    _load_train_promote(cli, path, "telco", "--value-column", "MonthlyCharges")
+    config = tmp_path / "churndb.toml"
+    config.write_text('[score]\nsource = "telco"\n')
+    monkeypatch.setenv("CHURNDB_CONFIG", str(config))
+    scored = _ok(cli("jobs", "run", "score", "--json"))
+    assert scored["status"] == "succeeded"
+    retrained = _ok(cli("jobs", "run", "retrain", "--json"))
+    assert retrained["status"] in ("promoted", "kept")
+    runs = conn.execute("SELECT DISTINCT source FROM churndb.scoring_runs").fetchall()
+    assert runs == [("telco",)]
+    models = conn.execute("SELECT DISTINCT source FROM churndb.model_versions").fetchall()
+    assert models == [("telco",)]

@@ -15,11 +15,16 @@ FROM STDIN WITH (FORMAT csv);
 -- date the feed covers.  That date is how far training labels and matured monitoring may look.
 INSERT INTO churndb.churn_outcomes (customer_id, observed_as_of, churned, churned_on, source, batch_id)
 SELECT customer_id, CASE WHEN churned THEN churned_on ELSE %(as_of)s::date END, churned,
-       CASE WHEN churned THEN churned_on END, 'feed', %(batch_id)s
+       CASE WHEN churned THEN churned_on END, %(feed)s, %(batch_id)s
 FROM outcome_staging
 ON CONFLICT (customer_id, observed_as_of) DO UPDATE SET
     churned = excluded.churned, churned_on = excluded.churned_on, source = excluded.source,
     batch_id = excluded.batch_id, recorded_at = now();
+
+-- name: source_customer_ids
+-- A registered source's keys as written -> churndb's customer ids (keys never loaded are absent).
+SELECT customer_key, customer_id FROM churndb.source_keys
+WHERE source = %(source)s AND customer_key = ANY(%(keys)s::text[]);
 
 -- name: upsert_intervention_outcomes
 -- Rows naming a campaign: what the CRM did and what happened, with the group, category, run and
