@@ -26,17 +26,18 @@ from psycopg import sql
 from ..base.dates import ISO_DATE, not_in_the_future, today
 from ..base.errors import InputError
 from ..base.text import column_identifier
-from ..model.features import looks_like_identifier
+from ..model.features import looks_like_identifier, looks_like_row_number
 from ..store import db, sources
 from ..store.copy import copy_in
 from ..store.sources import Column, Source
 from ..store.sqlfiles import statements
 from .batch import IngestResult, load_batch
-from .checks import INT64_MAX, Checker
+from .checks import INT64_MAX, Checker, numeric_text
 from .csvfile import AUTO, read_csv
 from .table import LABEL_FALSE, LABEL_TRUE, infer_type
 
 SQL = statements(__name__)
+INTEGER_KEY = r"0|-?[1-9][0-9]{0,17}"  # integers whose text is their canonical form (and fits a bigint)
 # Types a later file may show for a registered column without it being a change of type.
 COMPATIBLE = {"double precision": {"double precision", "bigint"}, "bigint": {"bigint"},
               "boolean": {"boolean"}, "text": {"text", "bigint", "double precision", "boolean"}, "date": {"date"}}
@@ -77,8 +78,9 @@ def plan_layout(name: str, check: Checker, header: list[str], *, key: str | None
     columns = []
     for h in header:
         raw = check.frame[h]
-        if h == key:
-            kind = "text" if infer_type(raw) == "text" else "bigint"
+        if h == key:  # an integer key only when every key reads back exactly as written ("0012" stays text)
+            present = raw[raw != ""]
+            kind = "bigint" if len(present) and present.str.fullmatch(INTEGER_KEY).all() else "text"
             role = "key"
         elif h == label:
             kind, role = "boolean", "label"
@@ -95,6 +97,8 @@ def plan_layout(name: str, check: Checker, header: list[str], *, key: str | None
                                      "revenue used for revenue at risk)")
                 kind, role = "double precision", "value"
             elif kind == "text" and looks_like_identifier(raw.where(raw != "")):
+                role = "identifier"
+            elif kind == "bigint" and looks_like_row_number(numeric_text(raw[raw != ""], decimal)):
                 role = "identifier"
         columns.append(Column(h, stored[h], kind, role))
     if not any(c.role in ("feature", "value") for c in columns):

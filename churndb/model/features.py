@@ -41,6 +41,14 @@ def looks_like_identifier(values: pd.Series) -> bool:
     return distinct > IDENTIFIER_MIN_DISTINCT and distinct > IDENTIFIER_SHARE * len(present)
 
 
+def looks_like_row_number(values: pd.Series) -> bool:
+    """A whole-number column with a different value on every row (RowNumber, an account number that is
+    not the key) numbers the rows: it describes no customer, and a model would only learn the file's order."""
+    present = pd.to_numeric(values, errors="coerce").dropna()
+    return (len(present) > IDENTIFIER_MIN_DISTINCT and present.nunique() == len(present)
+            and bool((present == present.round()).all()))
+
+
 def frequent_categories(values: pd.Series, limit: int = MAX_CATEGORIES) -> list[str]:
     """The ``limit`` most frequent values (ties by value), as sorted text: what a model may remember."""
     counts = values.dropna().astype(str).value_counts()

@@ -276,3 +276,19 @@ def test_the_scheduled_jobs_score_retrain_and_monitor_the_configured_source(cli,
     assert runs == [("telco",)]
     models = conn.execute("SELECT DISTINCT source FROM churndb.model_versions").fetchall()
     assert models == [("telco",)]
+
+
+def test_keys_keep_their_leading_zeros_and_row_numbers_are_not_features(cli, db_url, conn, tmp_path):
+    df = generate(300, seed=9)
+    frame = pd.DataFrame({"RowNumber": range(1, 301), "CustomerId": [f"{i:06d}" for i in range(300)],
+                          "Geography": df["region_circle"], "Balance": df["monthly_charges"],
+                          "Exited": df["is_churn"]})
+    path = tmp_path / "bank.csv"
+    frame.to_csv(path, index=False)
+    _ok(cli("ingest", path, "--source", "bank", "--id-column", "CustomerId", "--label-column", "Exited",
+            "--as-of", "2026-10-01", "--json"))
+    keys = {r[0] for r in conn.execute("SELECT customer_key FROM churndb_source.bank").fetchall()}
+    assert keys == set(frame["CustomerId"])  # "000012" stays "000012"
+    roles = {c["header"]: c["role"] for c in _ok(cli("sources", "show", "bank", "--json"))["columns"]}
+    assert roles == {"RowNumber": "identifier", "CustomerId": "key", "Geography": "feature", "Balance": "feature",
+                     "Exited": "label"}
