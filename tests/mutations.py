@@ -175,6 +175,12 @@ MUTATIONS = [
      "                frame[c.column] = words.map(lambda w: \"t\" if w in LABEL_TRUE else (\"f\" if w in LABEL_FALSE else None))",
      "                pass",
      [IT + "test_sources.py::test_score_customer_returns_what_the_published_run_stored"]),
+    ("reasons: members combined through the meta-learner", "churndb/model/reasons.py",
+     "            part += weights[name] * c", "            part += c",
+     ["tests/unit/test_reasons.py::test_contributions_add_up_to_the_published_log_odds_of_every_customer"]),
+    ("reasons: the forest's split mapped onto its log-odds", "churndb/model/reasons.py",
+     "shares * slope[:, None])", "shares)",
+     ["tests/unit/test_reasons.py::test_contributions_add_up_to_the_published_log_odds_of_every_customer"]),
 ]
 
 

@@ -207,11 +207,13 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     value_column = "monthly_charges" if source is None or source.is_telecom else source.value_column
     scored, matrix = assess(model, policy, chunk, stages, value_column)
     t = time.perf_counter()
-    targeted = scored["targeted"].to_numpy()
+    control = control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share)
+    # Reasons for the customers the CRM will contact: targeted and not held out as control.
+    contacted = scored["targeted"].to_numpy() & ~control
     reasons: list = [None] * len(scored)
     offers: list = [None] * len(scored)
-    if with_reasons and targeted.any():
-        idx = np.flatnonzero(targeted)
+    if with_reasons and contacted.any():
+        idx = np.flatnonzero(contacted)
         found = top_reasons(model, matrix[idx])
         if source is not None and not source.is_telecom:
             found = [[as_written(r, source, model) for r in customer] for customer in found]
@@ -221,8 +223,7 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     scored["suggested_offer"] = offers
     scored["expected_net_value"] = np.round(
         policy.success_rate * scored["estimated_revenue_at_risk"] - scored["estimated_intervention_cost"], 2)
-    scored["treatment_group"] = np.where(
-        control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share), "control", "treatment")
+    scored["treatment_group"] = np.where(control, "control", "treatment")
     stages.add("reasons", t)
     return scored
 
