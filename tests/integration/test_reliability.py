@@ -84,6 +84,29 @@ def test_two_scores_at_once_both_publish_consistently(cli_process, trained_conn)
     assert _one(trained_conn, "SELECT count(*) FROM retention_targets WHERE is_current") == targets
 
 
+def test_a_run_reads_one_snapshot_even_when_a_newer_one_commits_between_its_chunks(trained_db_url, cli, tmp_path):
+    """Deterministic: the run's reader reads one chunk, a newer snapshot of every customer commits, the
+    reader reads the next chunk — still the snapshot the run started on (REPEATABLE READ)."""
+    import datetime as dt
+
+    from churndb.scoring import pipeline
+    from churndb.store import db
+
+    reader = db.snapshot_reader(trained_db_url, "test-reader")
+    try:
+        with reader.transaction():
+            first = pipeline.read_chunk(reader, dt.date(2026, 12, 31), pipeline.FIRST_KEY, 1000)
+            path = tmp_path / "newer.csv"
+            write_sample(TRAINED_ROWS, path, seed=31)
+            res = cli("ingest", path, "--as-of", "2026-12-01")
+            assert res.code == 0, res.err
+            rest = pipeline.read_chunk(reader, dt.date(2026, 12, 31), int(first["customer_id"].iloc[-1]), 10**6)
+    finally:
+        reader.close()
+    assert len(first) + len(rest) == TRAINED_ROWS
+    assert set(first["as_of_date"]) == set(rest["as_of_date"]) == {"2026-09-30"}
+
+
 def test_score_during_ingest_sees_one_snapshot(cli_process, trained_conn, tmp_path, cli):
     path = tmp_path / "next.csv"
     write_sample(TRAINED_ROWS, path, seed=23)  # same customer ids, a later date
