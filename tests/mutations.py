@@ -212,6 +212,15 @@ MUTATIONS = [
      '    abandoned = [r[0] for r in conn.execute(SQL.query("fail_abandoned_runs")).fetchall()]',
      "    abandoned = []",
      [IT + "test_reliability.py::test_server_restart_mid_run_fails_cleanly_and_the_next_run_succeeds"]),
+    ("kill -9: a model version appears only whole", "churndb/training/candidate.py",
+     "    data = load_training_set(url, spec)\n",
+     "    data = load_training_set(url, spec)\n    with db.connect(url, autocommit=True) as c:  # a half-registered row\n"
+     "        c.execute(\"INSERT INTO churndb.model_versions (spec, feature_spec, training, metrics, library_versions, \"\n"
+     "                  \"artifact, artifact_sha256, artifact_signature) VALUES ('{}', '{}', '{}', '{}', '{}', '', '', '')\")\n",
+     [IT + "test_faults.py::test_kill_train_leaves_the_registry_whole"]),
+    ("kill -9: a killed job is recorded failed by the next one", "jobs/runner.py",
+     '        conn.execute(SQL.query("fail_abandoned_jobs"))', "        pass",
+     [IT + "test_faults.py::test_kill_retrain_leaves_one_champion_and_consistent_targets"]),
 ]
 
 

@@ -20,10 +20,21 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "vrai", "oui", "ja", "sí"
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "f", "faux", "non", "nein", "falsch"})
 
 
+# A number with thousands grouping that cannot mean anything else ("1,234,567.89"), with or without a
+# currency sign in front ("$29.85", "€ 1.234,50" with a decimal comma).
+_GROUPED = {".": r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$", ",": r"^[-+]?\d{1,3}(\.\d{3})+(,\d+)?$"}
+_CURRENCY = r"^([-+]?)\s*[$€£¥]\s*"
+
+
 def numeric_text(values: pd.Series, decimal: str = ".") -> pd.Series:
-    """Text of numbers as Python reads them: with a decimal comma, '1.234,5' -> '1234.5'."""
+    """Text of numbers as Python reads them: with a decimal comma, '1.234,5' -> '1234.5'; a leading
+    currency sign and unambiguous thousands grouping ('$1,234.50') are read as the number they show."""
+    values = values.str.replace(_CURRENCY, r"\1", regex=True)
     if decimal == ",":
         return values.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    grouped = values.str.match(_GROUPED["."])
+    if grouped.any():
+        values = values.where(~grouped, values.str.replace(",", "", regex=False))
     return values
 INT32_MAX = 2_147_483_647
 INT64_MAX = 9_223_372_036_854_775_807

@@ -62,9 +62,9 @@ def _stored_names(header: list[str]) -> dict[str, str]:
     out = {}
     for h in header:
         name = column_identifier(h)
-        if name in taken:
+        while name in taken:  # the suffix always fits the 63 characters of an identifier
             taken[name] += 1
-            name = f"{name}_{taken[name]}"[:63]
+            name = f"{name[:56]}_{taken[name]}"
         taken.setdefault(name, 1)
         out[h] = name
     return out

@@ -35,8 +35,10 @@ IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # fails to parse as a number; those rows are then quarantined as "text in a numeric column".
 NON_NUMERIC_TOLERANCE = 0.05
 BOOLEAN_WORDS = TRUE_WORDS | FALSE_WORDS | {"churned", "stayed", "active"}
-LABEL_TRUE = TRUE_WORDS | {"churned"}
-LABEL_FALSE = FALSE_WORDS | {"stayed", "active"}
+# Labels as exports write them: yes/no in several languages, 1.0/0.0 from a float column, and
+# "True."/"False." with the trailing period of the classic telecom churn files.
+LABEL_TRUE = TRUE_WORDS | {"churned", "1.0", "true.", "yes."}
+LABEL_FALSE = FALSE_WORDS | {"stayed", "active", "0.0", "false.", "no."}
 
 
 def table_name(text: str) -> str:

@@ -292,3 +292,20 @@ def test_keys_keep_their_leading_zeros_and_row_numbers_are_not_features(cli, db_
     roles = {c["header"]: c["role"] for c in _ok(cli("sources", "show", "bank", "--json"))["columns"]}
     assert roles == {"RowNumber": "identifier", "CustomerId": "key", "Geography": "feature", "Balance": "feature",
                      "Exited": "label"}
+
+
+def test_exports_with_currency_signs_grouped_thousands_and_dotted_labels_load_as_numbers(cli, db_url, conn, tmp_path):
+    """The classic telecom churn file writes labels as 'True.'/'False.'; billing exports write '$1,234.50'."""
+    df = generate(400, seed=4)
+    frame = pd.DataFrame({"Phone": [f"382-{i:04d}" for i in range(400)], "Plan": df["plan_type"],
+                          "Day Charge": [f"${v * 30:,.2f}" for v in df["monthly_charges"]],
+                          "Churn?": np.where(df["is_churn"] == 1, "True.", "False.")})
+    path = tmp_path / "classic.csv"
+    frame.to_csv(path, index=False)
+    loaded = _ok(cli("ingest", path, "--source", "classic", "--id-column", "Phone", "--label-column", "Churn?",
+                     "--as-of", "2026-10-01", "--json"))
+    assert (loaded["rows_loaded"], loaded["labels_loaded"]) == (400, 400)
+    total, churners = conn.execute("SELECT sum(day_charge), count(*) FILTER (WHERE churn) "
+                                   "FROM churndb_source.classic").fetchone()
+    assert total == pytest.approx(float((df["monthly_charges"] * 30).round(2).sum()), rel=1e-9)
+    assert churners == int(df["is_churn"].sum())
