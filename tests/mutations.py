@@ -127,11 +127,11 @@ MUTATIONS = [
     ("ingest: a corrected file replaces values", "sql/queries/ingest/snapshot.sql",
      "gender = excluded.gender, age = excluded.age,", "gender = excluded.gender, age = customer_snapshots.age,",
      [IT + "test_ingest.py::test_a_corrected_file_for_the_same_date_replaces_values_without_duplicates"]),
-    ("views: only succeeded runs are visible", "migrations/versions/0002_views_summaries_roles.py",
+    ("views: only succeeded runs are visible", "migrations/versions/0008_sources.py",
      "WHERE r.status = 'succeeded' AND NOT r.is_shadow", "WHERE NOT r.is_shadow",
      [IT + "test_views.py::test_only_succeeded_runs_are_visible"]),
     ("publish: a re-score never touches the CRM's columns", "sql/queries/scoring/publish.sql",
-     "ON CONFLICT (customer_id) DO UPDATE SET\n    churn_probability", "ON CONFLICT (customer_id) DO UPDATE SET\n    crm_status = NULL, churn_probability",
+     "ON CONFLICT (customer_id) DO UPDATE SET\n    customer_key", "ON CONFLICT (customer_id) DO UPDATE SET\n    crm_notes = NULL, customer_key",
      [IT + "test_scoring.py::test_rescore_keeps_crm_columns_and_marks_dropped_customers"]),
     ("models: metrics are measured on the hold-out", "churndb/training/fit.py",
      "    metrics = evaluate(model, test, spec.threshold)", "    metrics = evaluate(model, train, spec.threshold)",
@@ -221,6 +221,14 @@ MUTATIONS = [
     ("kill -9: a killed job is recorded failed by the next one", "jobs/runner.py",
      '        conn.execute(SQL.query("fail_abandoned_jobs"))', "        pass",
      [IT + "test_faults.py::test_kill_retrain_leaves_one_champion_and_consistent_targets"]),
+    ("uplift: used only when it beats risk ranking beyond chance", "churndb/model/uplift.py",
+     "bool(q_u > q_r and low > 0)", "True",
+     ["tests/unit/test_uplift.py::test_with_no_effect_at_all_the_uplift_model_is_not_used"]),
+    ("concurrency: two runs publishing at once do not fail each other", "churndb/scoring/local.py",
+     '    writer = db.connect(url, application="churndb-score-write")\n',
+     '    writer = db.connect(url, application="churndb-score-write")\n'
+     '    writer.isolation_level = __import__("psycopg").IsolationLevel.REPEATABLE_READ\n',
+     [IT + "test_reliability.py::test_two_scores_at_once_both_publish_consistently"]),
 ]
 
 
