@@ -42,6 +42,7 @@ from ..base.text import first_line
 from ..model.ensemble import threads
 from ..store import db, registry, run_state, signing
 from ..store.copy import copy_in
+from ..store.sources import BUILTIN_TELECOM, Source
 from ..store.sqlfiles import statements
 from . import pipeline
 from .pipeline import RunSpec, Stages, Tally
@@ -65,14 +66,14 @@ class PartitionTask:
     snapshot: str = ""
 
 
-def plan(conn: psycopg.Connection, as_of, partitions: int | None, partition_rows: int, workers: int
-         ) -> tuple[int, list[tuple[int, int]]]:
+def plan(conn: psycopg.Connection, as_of, partitions: int | None, partition_rows: int, workers: int,
+         source: Source | None = None) -> tuple[int, list[tuple[int, int]]]:
     """(customers, slices): ``(after, upto]`` key ranges of about equal customer counts."""
     if partitions is None:
-        partitions = max(2 * workers, -(-pipeline.count_customers(conn, as_of) // partition_rows))
+        partitions = max(2 * workers, -(-pipeline.count_customers(conn, as_of, source) // partition_rows))
     fractions = [i / partitions for i in range(1, partitions)]
-    low, high, total, cuts = conn.execute(SQL.query("partition_bounds"), {"as_of_date": as_of,
-                                                                      "fractions": fractions}).fetchone()
+    low, high, total, cuts = conn.execute(SQL.compose("partition_bounds", table=(source or BUILTIN_TELECOM).table),
+                                          {"as_of_date": as_of, "fractions": fractions}).fetchone()
     if not total:
         return 0, []
     edges = [low - 1] + sorted(set(c for c in (cuts or []) if low <= c < high)) + [high]
@@ -157,7 +158,7 @@ def run(url: str, control: psycopg.Connection, run: RunSpec, stages: Stages, *,
     try:
         with holder.transaction():
             snapshot = holder.execute(SQL.query("export_snapshot")).fetchone()[0]
-            total, slices = plan(holder, run.as_of, partitions, partition_rows, workers)
+            total, slices = plan(holder, run.as_of, partitions, partition_rows, workers, run.source)
             control.execute(SQL.query("create_run_staging"), {"run_id": run.run_id})
             with control.transaction():
                 for no, (after, upto) in enumerate(slices):
@@ -234,7 +235,7 @@ def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int
                     f"customers, {expected} expected; nothing was published")
             writer.execute(SQL.query("move_staged_history"), {
                 "run_id": run.run_id, "scored_at": run.started_at, "model_version": run.model_version,
-                "is_shadow": run.shadow})
+                "is_shadow": run.shadow, "source": run.source_name})
             pipeline.create_target_staging(writer)
             if not run.shadow:
                 writer.execute(SQL.query("stage_targets_from_staging"), {"run_id": run.run_id})
@@ -325,6 +326,7 @@ def _staging_frame(scored, chunk, task: PartitionTask):
     frame.insert(1, "partition_no", task.partition_no)
     frame = frame.assign(targeted=scored["targeted"].to_numpy(), suggested_offer=scored["suggested_offer"].to_numpy(),
                          expected_net_value=scored["expected_net_value"].to_numpy(),
-                         treatment_group=scored["treatment_group"].to_numpy())
+                         treatment_group=scored["treatment_group"].to_numpy(),
+                         customer_key=scored["customer_key"].to_numpy())
     return frame
 

@@ -69,14 +69,11 @@ class ScoreOptions:
 
 def scored_source(conn: psycopg.Connection, name: str, options: ScoreOptions) -> sources.Source:
     """The source a run scores; one line when it cannot be scored: keyed by row numbers (a CRM cannot
-    act on a row number) or asked of the Dask executor, which scores the telecom layout only."""
+    act on a row number)."""
     layout = sources.require(conn, name)
     if layout.row_ids:
         raise ChurnDBError(f"source {layout.name} is keyed by row numbers (--row-ids): it is for training and "
                            "evaluation only; a CRM cannot act on a row number, so it is never scored")
-    if options.executor == "dask" and not layout.is_telecom:
-        raise ChurnDBError(f"the Dask executor scores the telecom layout; score source {layout.name} with "
-                           "--executor local")
     return layout
 
 

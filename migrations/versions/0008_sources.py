@@ -7,7 +7,8 @@
   ids are negative (drawn from a sequence), the telecom layout's own ids are positive, so every
   large table keeps one bigint ``customer_id`` key (shardable) and sources never collide.
 * ``churndb_source.<name>``: each source's point-in-time snapshots (customer_id, as_of_date, ...).
-* ``score_history`` / ``retention_targets`` carry ``source`` and ``customer_key`` (the key as the
+* ``score_history`` / ``retention_targets`` (and a Dask run's ``score_staging``) carry ``customer_key``,
+  the first two also ``source`` (the key as the
   operator wrote it); money columns may be NULL (a source without a value column).
 * ``model_versions.source`` (derived from the immutable spec) and one champion *per source*.
 * ``v_published_runs`` ranks runs per source; the current-score, CRM, segment and ROI views carry
@@ -74,6 +75,8 @@ ALTER TABLE churndb.churn_outcomes ADD CONSTRAINT churn_outcomes_customer_id_che
 ALTER TABLE churndb.score_history ADD COLUMN source text NOT NULL DEFAULT 'telecom';
 ALTER TABLE churndb.score_history ADD COLUMN customer_key text;
 ALTER TABLE churndb.score_history ALTER COLUMN estimated_revenue_at_risk DROP NOT NULL;
+ALTER TABLE churndb.score_staging ADD COLUMN customer_key text;
+ALTER TABLE churndb.score_staging ALTER COLUMN estimated_revenue_at_risk DROP NOT NULL;
 ALTER TABLE churndb.retention_targets ADD COLUMN source text NOT NULL DEFAULT 'telecom';
 ALTER TABLE churndb.retention_targets ADD COLUMN customer_key text;
 UPDATE churndb.retention_targets SET customer_key = customer_id::text;
@@ -116,6 +119,8 @@ DROP INDEX churndb.retention_targets_source;
 ALTER TABLE churndb.retention_targets ALTER COLUMN estimated_revenue_at_risk SET NOT NULL;
 ALTER TABLE churndb.retention_targets DROP COLUMN customer_key, DROP COLUMN source;
 ALTER TABLE churndb.score_history ALTER COLUMN estimated_revenue_at_risk SET NOT NULL;
+ALTER TABLE churndb.score_staging ALTER COLUMN estimated_revenue_at_risk SET NOT NULL;
+ALTER TABLE churndb.score_staging DROP COLUMN customer_key;
 ALTER TABLE churndb.score_history DROP COLUMN customer_key, DROP COLUMN source;
 ALTER TABLE churndb.churn_outcomes DROP CONSTRAINT churn_outcomes_customer_id_check;
 ALTER TABLE churndb.churn_outcomes ADD CONSTRAINT churn_outcomes_customer_id_check CHECK (customer_id > 0);

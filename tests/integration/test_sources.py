@@ -309,3 +309,23 @@ def test_exports_with_currency_signs_grouped_thousands_and_dotted_labels_load_as
                                    "FROM churndb_source.classic").fetchone()
     assert total == pytest.approx(float((df["monthly_charges"] * 30).round(2).sum()), rel=1e-9)
     assert churners == int(df["is_churn"].sum())
+
+
+def test_a_dask_run_of_a_source_publishes_what_a_local_run_does(cli, db_url, conn, telco_file):
+    _, path = telco_file
+    _load_train_promote(cli, path, "telco", "--value-column", "MonthlyCharges")
+    local = _ok(cli("score", "--source", "telco", "--json"))
+    dask = _ok(cli("score", "--source", "telco", "--executor", "dask", "--workers", "2", "--partitions", "3",
+                   "--json"))
+    assert dask["partitions"] == 3 and dask["customers_scored"] == local["customers_scored"] == 1500
+
+    def published(run_id):
+        history = conn.execute("SELECT customer_key, source, churn_probability, risk_category, estimated_revenue_at_risk, "
+                               "top_reasons FROM churndb.score_history WHERE run_id = %s ORDER BY customer_key",
+                               (run_id,)).fetchall()
+        targets = conn.execute("SELECT customer_key, treatment_group, top_reasons FROM churndb.retention_targets "
+                               "WHERE run_id = %s ORDER BY customer_key", (run_id,)).fetchall()
+        return history, targets
+
+    assert published(dask["run_id"]) == published(local["run_id"])
+    assert {r[1] for r in published(dask["run_id"])[0]} == {"telco"}

@@ -6,8 +6,9 @@ SELECT pg_export_snapshot();
 
 -- name: partition_bounds
 -- Cut points that split the customers scored on an as-of date into slices of about equal size.
+-- {table}: customer_snapshots or a source's churndb_source.<name> (an Identifier).
 WITH ids AS (
-    SELECT DISTINCT customer_id FROM churndb.customer_snapshots WHERE as_of_date <= %(as_of_date)s
+    SELECT DISTINCT customer_id FROM {table} WHERE as_of_date <= %(as_of_date)s
 )
 SELECT min(customer_id), max(customer_id), count(*),
        percentile_disc(%(fractions)s::float8[]) WITHIN GROUP (ORDER BY customer_id)
@@ -43,7 +44,7 @@ SELECT status, summary FROM churndb.run_partitions WHERE run_id = %(run_id)s AND
 -- name: copy_staging
 COPY churndb.score_staging (run_id, partition_no, customer_id, churn_probability, risk_score, risk_category,
     retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, top_reasons, targeted,
-    suggested_offer, expected_net_value, treatment_group) FROM STDIN WITH (FORMAT csv);
+    suggested_offer, expected_net_value, treatment_group, customer_key) FROM STDIN WITH (FORMAT csv);
 
 -- name: finish_partition
 UPDATE churndb.run_partitions
@@ -61,18 +62,18 @@ SELECT count(*), count(DISTINCT customer_id) FROM churndb.score_staging WHERE ru
 -- The publish transaction: the run's staged rows become its score history.
 INSERT INTO churndb.score_history (scored_at, run_id, customer_id, model_version, churn_probability, risk_score,
     risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date,
-    is_shadow, top_reasons)
+    is_shadow, top_reasons, source, customer_key)
 SELECT %(scored_at)s, run_id, customer_id, %(model_version)s, churn_probability, risk_score, risk_category,
        retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, %(is_shadow)s,
-       top_reasons
+       top_reasons, %(source)s, customer_key
 FROM churndb.score_staging
 WHERE run_id = %(run_id)s;
 
 -- name: stage_targets_from_staging
-INSERT INTO run_targets (customer_id, churn_probability, risk_score, risk_category, retention_action,
+INSERT INTO run_targets (customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action,
     suggested_offer, estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons,
     treatment_group)
-SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
+SELECT customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
        estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group
 FROM churndb.score_staging
 WHERE run_id = %(run_id)s AND targeted;
