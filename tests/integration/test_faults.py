@@ -47,7 +47,12 @@ def test_kill_train_leaves_the_registry_whole(cli_process, trained_conn, cli, at
 @pytest.mark.parametrize("at", [1.0, 8.0, 14.0])
 def test_kill_retrain_leaves_one_champion_and_consistent_targets(cli_process, trained_conn, cli, at):
     run_score(cli)
-    killed = _kill_after(cli_process("jobs", "run", "retrain"), at)
+    proc = cli_process("jobs", "run", "retrain")
+    deadline = time.monotonic() + 60  # kill while the job is recorded running, `at`/4 seconds into it
+    while proc.poll() is None and time.monotonic() < deadline and _one(
+            trained_conn, "SELECT count(*) FROM job_runs WHERE job = 'retrain' AND status = 'running'") == 0:
+        time.sleep(0.01)
+    killed = _kill_after(proc, at / 4)
     killed_at = _one(trained_conn, "SELECT clock_timestamp()")
     _settle(trained_conn)
     assert _one(trained_conn, "SELECT count(*) FROM model_versions WHERE status = 'champion'") == 1
