@@ -44,10 +44,14 @@ def test_targets_one_row_per_targeted_customer_with_reasons_and_offers(cli, trai
                                   "estimated_intervention_cost > 0", out["run_id"])
     assert _one(trained_conn, "SELECT count(*) FROM retention_targets WHERE is_current") == targeted == out["targets"]
     assert _one(trained_conn, "SELECT count(DISTINCT customer_id) FROM retention_targets") == targeted
-    reasons = trained_conn.execute("SELECT top_reasons, suggested_offer FROM retention_targets").fetchall()
+    # Reasons for the customers the CRM contacts; the control group is not contacted and gets none.
+    reasons = trained_conn.execute("SELECT top_reasons, suggested_offer FROM retention_targets "
+                                   "WHERE treatment_group = 'treatment'").fetchall()
+    assert _one(trained_conn, "SELECT count(*) FROM retention_targets WHERE treatment_group = 'control' "
+                              "AND top_reasons IS NOT NULL") == 0
     features = set(trained_conn.execute("SELECT feature_spec -> 'features' FROM model_versions "
                                         "WHERE model_version = 1").fetchone()[0])
-    assert all(1 <= len(r) <= 3 for r, _ in reasons)
+    assert reasons and all(1 <= len(r) <= 3 for r, _ in reasons)
     for r, _ in reasons:
         assert {x["feature"] for x in r} <= features
         contributions = [x["contribution"] for x in r]
