@@ -140,6 +140,11 @@ def check_layout(registered: Source, check: Checker, header: list[str], decimal:
     for h in header:
         if h in by_header:
             c = by_header[h]
+            if c.role == "key" and c.type == "bigint":
+                present = check.frame[h][check.frame[h] != ""]
+                if not present.str.fullmatch(INTEGER_KEY).all():
+                    raise InputError(f"source {registered.name}: key column {h!r} was bigint and holds text in this "
+                                     "file; nothing loaded (a changed type needs a new source)")
             if c.role in ("feature", "identifier", "value"):
                 found = infer_type(check.frame[h], decimal)
                 blank = (check.frame[h] == "").all()

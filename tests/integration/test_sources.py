@@ -329,3 +329,14 @@ def test_a_dask_run_of_a_source_publishes_what_a_local_run_does(cli, db_url, con
     assert dask["partitions"] == 3 and dask["customers_scored"] == local["customers_scored"] == 1500
     assert published(dask["run_id"]) == before and before[1]
     assert {r[1] for r in published(dask["run_id"])[0]} == {"telco"}
+
+
+def test_an_integer_key_that_turns_to_text_is_a_changed_type_not_a_quarantined_file(cli, db_url, conn, tmp_path):
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("account,plan,left\n101,a,yes\n102,b,no\n")
+    second.write_text("account,plan,left\nA-101,a,yes\nA-102,b,no\n")
+    _ok(cli("ingest", first, "--source", "intkey", "--id-column", "account", "--label-column", "left",
+            "--as-of", "2026-10-01", "--json"))
+    res = cli("ingest", second, "--source", "intkey", "--as-of", "2026-11-01")
+    assert res.code == 1 and "key column 'account' was bigint" in res.err
+    assert conn.execute("SELECT count(*) FROM churndb.ingest_batches").fetchone()[0] == 1
