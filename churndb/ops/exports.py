@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from ..base.errors import ChurnDBError, UsageError
+from ..model import telecom
 from ..store import sources
 from ..store.copy import copy_out_file
 from ..store.sqlfiles import statements
@@ -56,15 +57,18 @@ def file_name(segment: str) -> str:
 
 
 def export_statement(conn: psycopg.Connection, run: PublishedRun) -> sql.Composable:
-    """The telecom layout's export, or a source's: its key and columns under the file's own headers."""
-    if run.source == sources.TELECOM:
-        return SQL.query("export_run")
+    """The run's export: the key and attribute columns of its layout under their own names (a source's
+    file headers), then the scores."""
     layout = sources.require(conn, run.source)
-    shown = [c for c in layout.columns if c.role in ("feature", "value", "label", "identifier")]
-    columns = sql.SQL(", ").join(sql.SQL("s.{} AS {}").format(sql.Identifier(c.column), sql.Identifier(c.header))
-                                 for c in shown)
-    return SQL.compose("export_source_run", key=sql.Identifier(layout.key_header or "customer_key"),
-                       columns=columns, table=layout.table)
+    if layout.is_telecom:
+        shown = [(c.name, c.name) for c in telecom.COLUMNS if c.kind != "id"]
+    else:
+        shown = [(c.column, c.header) for c in layout.columns
+                 if c.role in ("feature", "value", "label", "identifier")]
+    columns = sql.SQL(", ").join(sql.SQL("s.{} AS {}").format(sql.Identifier(column), sql.Identifier(header))
+                                 for column, header in shown)
+    return SQL.compose("export_run", key=sql.Identifier(layout.key_header or "customer_key"), columns=columns,
+                       table=layout.table)
 
 
 def export(conn: psycopg.Connection, run: PublishedRun, segment: str, out: Path) -> int:

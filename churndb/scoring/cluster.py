@@ -67,12 +67,12 @@ class PartitionTask:
 
 
 def plan(conn: psycopg.Connection, as_of, partitions: int | None, partition_rows: int, workers: int,
-         source: Source | None = None) -> tuple[int, list[tuple[int, int]]]:
+         source: Source = BUILTIN_TELECOM) -> tuple[int, list[tuple[int, int]]]:
     """(customers, slices): ``(after, upto]`` key ranges of about equal customer counts."""
     if partitions is None:
         partitions = max(2 * workers, -(-pipeline.count_customers(conn, as_of, source) // partition_rows))
     fractions = [i / partitions for i in range(1, partitions)]
-    low, high, total, cuts = conn.execute(SQL.compose("partition_bounds", table=(source or BUILTIN_TELECOM).table),
+    low, high, total, cuts = conn.execute(SQL.compose("partition_bounds", table=source.table),
                                           {"as_of_date": as_of, "fractions": fractions}).fetchone()
     if not total:
         return 0, []
@@ -235,7 +235,7 @@ def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int
                     f"customers, {expected} expected; nothing was published")
             writer.execute(SQL.query("move_staged_history"), {
                 "run_id": run.run_id, "scored_at": run.started_at, "model_version": run.model_version,
-                "is_shadow": run.shadow, "source": run.source_name})
+                "is_shadow": run.shadow, "source": run.source.name})
             pipeline.create_target_staging(writer)
             if not run.shadow:
                 writer.execute(SQL.query("stage_targets_from_staging"), {"run_id": run.run_id})

@@ -101,8 +101,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
             raise ChurnDBError(f"model {version} is the champion; a shadow run scores a challenger")
         policy = policy_in_force(control)
         baseline = registry.baseline(control, version)
-        run_source = None if layout.is_telecom else layout
-        as_of = as_of or pipeline.latest_snapshot_date(control, run_source)
+        as_of = as_of or pipeline.latest_snapshot_date(control, layout)
         if as_of is None:
             raise ChurnDBError(f"no customer snapshots of source {layout.name} to score: run `churndb ingest FILE"
                                + ("" if layout.is_telecom else f" --source {layout.name}") + "` first")
@@ -115,7 +114,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         spec = RunSpec(run_id=run_id, started_at=started_at, model_version=version, policy=policy, as_of=as_of,
                        campaign=campaign, shadow=shadow, reasons=reasons and not shadow,
                        chunk_rows=options.chunk_rows, baseline=baseline, target_shift_max=options.max_target_shift,
-                       notify_min_score=options.notify_min_score, source=run_source)
+                       notify_min_score=options.notify_min_score, source=layout)
         if options.executor == "dask":
             from . import cluster
 

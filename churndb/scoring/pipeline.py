@@ -97,11 +97,7 @@ class RunSpec:
     baseline: dict
     target_shift_max: float = 0.5  # share the target count may move from the previous run without an alert
     notify_min_score: int = 80     # risk score at which a newly risky customer is put in the outbox
-    source: Source | None = None   # what is scored (None: the built-in telecom layout)
-
-    @property
-    def source_name(self) -> str:
-        return self.source.name if self.source else "telecom"
+    source: Source = BUILTIN_TELECOM  # what is scored: the telecom layout or a registered source
 
 
 @dataclass
@@ -145,32 +141,28 @@ class Tally:
 
 # ---- reading ----------------------------------------------------------------------------------------------
 
-def _table(source: Source | None):
-    return (source or BUILTIN_TELECOM).table
+def latest_snapshot_date(conn: psycopg.Connection, source: Source = BUILTIN_TELECOM) -> dt.date | None:
+    return conn.execute(SQL.compose("latest_snapshot_date", table=source.table)).fetchone()[0]
 
 
-def latest_snapshot_date(conn: psycopg.Connection, source: Source | None = None) -> dt.date | None:
-    return conn.execute(SQL.compose("latest_snapshot_date", table=_table(source))).fetchone()[0]
-
-
-def count_customers(conn: psycopg.Connection, as_of: dt.date, source: Source | None = None) -> int:
+def count_customers(conn: psycopg.Connection, as_of: dt.date, source: Source = BUILTIN_TELECOM) -> int:
     """Customers with a snapshot on or before ``as_of`` (each is scored from its latest one)."""
-    return conn.execute(SQL.compose("count_latest_customers", table=_table(source)),
+    return conn.execute(SQL.compose("count_latest_customers", table=source.table),
                         {"as_of_date": as_of}).fetchone()[0]
 
 
-def text_columns(source: Source | None) -> list[str]:
+def text_columns(source: Source) -> list[str]:
     """Columns read as text whatever they hold (a source's key and categories: "01" stays "01")."""
-    if source is None or source.is_telecom:
+    if source.is_telecom:
         return []
     return ["customer_key"] + [c.column for c in source.columns if c.type in ("text", "boolean")
                                and c.role not in ("key", "as_of", "excluded")]
 
 
 def read_chunk(reader: psycopg.Connection, as_of: dt.date, after: int, limit: int, upto: int = LAST_KEY,
-               source: Source | None = None) -> pd.DataFrame:
+               source: Source = BUILTIN_TELECOM) -> pd.DataFrame:
     """The latest snapshot of up to ``limit`` customers with ``after < customer_id <= upto``, in key order."""
-    return copy_out(reader, SQL.compose("copy_latest_snapshots_chunk", table=_table(source)),
+    return copy_out(reader, SQL.compose("copy_latest_snapshots_chunk", table=source.table),
                     {"as_of_date": as_of, "after": after, "upto": upto, "limit": limit},
                     text_columns=text_columns(source))
 
@@ -201,11 +193,10 @@ def assess(model: ChurnModel, policy: Policy, frame: pd.DataFrame, stages: Stage
 
 
 def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: Stages, campaign_id: str,
-                with_reasons: bool = True, source: Source | None = None) -> pd.DataFrame:
+                with_reasons: bool = True, source: Source = BUILTIN_TELECOM) -> pd.DataFrame:
     """Probabilities, policy fields, reasons (targeted customers) and control flags for one chunk.
     Reasons name a source's columns as its file header wrote them."""
-    value_column = "monthly_charges" if source is None or source.is_telecom else source.value_column
-    scored, matrix = assess(model, policy, chunk, stages, value_column)
+    scored, matrix = assess(model, policy, chunk, stages, source.value_column)
     t = time.perf_counter()
     control = control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share)
     # Reasons for the customers the CRM will contact: targeted and not held out as control.
@@ -215,7 +206,7 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     if with_reasons and contacted.any():
         idx = np.flatnonzero(contacted)
         found = top_reasons(model, matrix[idx])
-        if source is not None and not source.is_telecom:
+        if not source.is_telecom:
             found = [[as_written(r, source, model) for r in customer] for customer in found]
         for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
             reasons[i], offers[i] = r, o
@@ -250,7 +241,7 @@ def history_frame(scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> pd
         "estimated_intervention_cost": scored["estimated_intervention_cost"],
         "estimated_revenue_at_risk": scored["estimated_revenue_at_risk"],
         "snapshot_date": chunk["as_of_date"].to_numpy(), "is_shadow": run.shadow, "top_reasons": scored["top_reasons"],
-        "source": run.source_name, "customer_key": scored["customer_key"],
+        "source": run.source.name, "customer_key": scored["customer_key"],
     })
 
 

@@ -37,17 +37,16 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
                        {"budget": policy.program_budget, "capacity": policy.contact_capacity})
         tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
         previous = writer.execute(SQL.query("previous_published_targets"),
-                                  {"run_id": run.run_id, "source": run.source_name}).fetchone()
+                                  {"run_id": run.run_id, "source": run.source.name}).fetchone()
         _alert_on_target_shift(writer, run, tally.targets, previous)
         params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
                   "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at,
-                  "source": run.source_name}
+                  "source": run.source.name}
         writer.execute(SQL.query("publish_targets"), params)
-        writer.execute(SQL.query("drop_stale_targets"), {"scored_at": run.started_at, "source": run.source_name})
-        has_value = run.source is None or run.source.is_telecom or run.source.value_column is not None
+        writer.execute(SQL.query("drop_stale_targets"), {"scored_at": run.started_at, "source": run.source.name})
         writer.execute(SQL.query("insert_roi_summary"), {"run_id": run.run_id, "success_rate": policy.success_rate,
                                                          "horizon_months": policy.value_horizon_months,
-                                                         "has_value": has_value})
+                                                         "has_value": run.source.value_column is not None})
         notifications = _queue_notifications(writer, run, previous)
     writer.execute(SQL.query("insert_segment_summary"), {"run_id": run.run_id})
     stages.add("publish", t)
@@ -56,7 +55,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
     if not run.shadow:  # LISTENers hear of it when (and only if) this transaction commits
         writer.execute(SQL.query("notify_published"), {"summary": json.dumps({
             "run_id": run.run_id, "model_version": run.model_version, "as_of_date": run.as_of.isoformat(),
-            "source": run.source_name,
+            "source": run.source.name,
             "customers": tally.customers, "targets": tally.targets, "notifications": notifications,
             "min_score": run.notify_min_score})})
 
