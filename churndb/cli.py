@@ -180,6 +180,18 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+@command("train-uplift")
+def cmd_train_uplift(args: argparse.Namespace) -> dict[str, Any]:
+    from .training.campaigns import describe, train_uplift
+
+    if not args.campaign.strip():
+        raise ChurnDBError("--campaign needs a campaign id (retention_targets.campaign_id)")
+    result = train_uplift(_url(), load_settings(), args.campaign, args.source or "telecom", seed=args.seed)
+    for line in describe(result):
+        say(args, line)
+    return result
+
+
 @command("backtest")
 def cmd_backtest(args: argparse.Namespace) -> dict[str, Any]:
     from .training.backtest import backtest, describe
@@ -459,6 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="promote if not worse than the champion on the same hold-out (AUC and Brier)")
     p.add_argument("--auc-tolerance", type=float, help="AUC the candidate may lose (default 0.005, [retrain])")
     p.add_argument("--brier-tolerance", type=float, help="Brier the candidate may gain (default 0.002, [retrain])")
+
+    p = sub.add_parser("train-uplift", parents=[common],
+                       help="learn what a contact buys from a matured campaign (treated vs control outcomes); "
+                            "used for uplift targeting only if it beats ranking by churn risk on its hold-out")
+    p.add_argument("--campaign", required=True, help="the campaign id whose outcomes have matured")
+    p.add_argument("--source", help="the source the campaign scored (default: the telecom layout)")
+    p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("backtest", parents=[common],
                        help="time-ordered evaluation: train on snapshots up to a date, test on the next")

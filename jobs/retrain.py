@@ -5,7 +5,10 @@
 2. shadow-score it beside the champion (history only, marked shadow);
 3. validate it against the champion on its hold-out rows that neither model
    was fitted on; promote only if it is not worse (``[retrain]`` tolerances);
-4. if promoted, rescore everyone with the new champion and run the monitor.
+4. if promoted, rescore everyone with the new champion and run the monitor;
+5. for every campaign of the source that has matured (enough known outcomes among contacted and
+   control customers) and has no uplift model yet, train one (``train-uplift``); it is used for
+   uplift targeting only if it beats ranking by churn risk on its hold-out.
 Every step is recorded in the job's result.  If rescoring fails after a
 promotion, the promotion is rolled back, so the previous champion and its
 targets stay in place.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 
 from churndb.base.config import Settings
+from churndb.base.errors import ChurnDBError
 from churndb.ops.monitor import monitor
 from churndb.scoring.coordinator import score
 from churndb.store import db, registry
@@ -26,6 +30,7 @@ from churndb.training.candidate import train
 from churndb.training.dataset import snapshot_date_range
 from churndb.training.promotion import PromotionRule, validate
 from churndb.training.spec import TrainingSpec
+from churndb.training.campaigns import matured_campaigns, train_uplift
 
 
 def default_window(url: str) -> tuple[dt.date | None, dt.date | None]:
@@ -53,6 +58,7 @@ def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date
         steps.append({"step": "shadow_score", "run_id": shadow["run_id"]})
     decision = validate(url, settings, candidate, rule)
     steps.append({"step": "validate", **decision})
+    steps.extend(uplift_steps(url, settings, source))
     if not decision["promote"]:
         return {"job_status": "kept", "model_version": candidate, "steps": steps,
                 "window": [str(start), str(end)]}
@@ -67,3 +73,20 @@ def run(url: str, settings: Settings, start: dt.date | None = None, end: dt.date
     steps.append({"step": "monitor", "alerts": len(watched["alerts"])})
     return {"job_status": "promoted", "model_version": candidate, "run_id": rescored["run_id"], "steps": steps,
             "window": [str(start), str(end)]}
+
+
+def uplift_steps(url: str, settings: Settings, source: str) -> list[dict]:
+    """An uplift model for each matured campaign that has none yet."""
+    with db.connect(url) as conn:
+        campaigns = matured_campaigns(conn, source)
+    steps = []
+    for campaign in campaigns:
+        try:
+            fitted = train_uplift(url, settings, campaign, source)
+        except ChurnDBError as exc:  # e.g. too few customers on one side of the hold-out split: wait
+            steps.append({"step": "train_uplift", "campaign_id": campaign, "skipped": str(exc)})
+            continue
+        steps.append({"step": "train_uplift", "campaign_id": campaign, "model_version": fitted["model_version"],
+                      "qini": fitted["qini"], "qini_risk_ranking": fitted["qini_risk_ranking"],
+                      "used_for_targeting": fitted["used_for_targeting"]})
+    return steps

@@ -30,6 +30,17 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One offer a segment tests: ``share`` of its contacted customers get it (``intervention_cost``:
+    its own cost; None: the band's)."""
+    risk_category: str
+    arm: str
+    offer: str
+    share: float
+    intervention_cost: float | None = None
+
+
+@dataclass(frozen=True)
 class Policy:
     policy_version: int
     success_rate: float
@@ -39,6 +50,21 @@ class Policy:
     contact_capacity: int | None
     reason_playbooks: dict
     bands: tuple[Band, ...]
+    targeting: str = "risk"          # 'risk' | 'uplift': what the budget and capacity rank by
+    arms: tuple[Arm, ...] = ()       # offer experiments, per segment
+
+    def check_arms(self) -> None:
+        """Each segment's arms share out all of its contacted customers; the control group has none."""
+        totals: dict[str, float] = {}
+        for a in self.arms:
+            totals[a.risk_category] = totals.get(a.risk_category, 0.0) + a.share
+        for category, total in totals.items():
+            if abs(total - 1.0) > 1e-6:
+                raise ChurnDBError(f"segment policy {self.policy_version}: the offer arms of {category} have shares "
+                                   f"adding up to {total:g}, not 1")
+
+    def arms_of(self, category: str) -> tuple[Arm, ...]:
+        return tuple(a for a in self.arms if a.risk_category == category)
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -77,6 +103,13 @@ class Policy:
                 probability * np.asarray(monthly_charges, dtype=float) * self.value_horizon_months, 2),
             "targeted": pick("targeted").astype(bool),
         })
+
+
+def stable_position(customer_ids, campaign_id: str, hash_key: str) -> np.ndarray:
+    """A number in [0, 1) per (campaign, customer) that never changes: the control draw, the offer arm
+    and the uplift hold-out are each one of these under their own 16-byte ``hash_key``."""
+    keys = pd.Series([f"{campaign_id}:{c}" for c in customer_ids], dtype=object)
+    return pd.util.hash_pandas_object(keys, index=False, hash_key=hash_key).to_numpy(np.uint64) / 2.0**64
 
 
 def risk_scores(probability: np.ndarray) -> np.ndarray:

@@ -134,6 +134,40 @@ def _models(rows):
     return _png(fig)
 
 
+def _qini(row):
+    """Qini curves of the newest uplift model and of churn-risk ranking on its hold-out, with the random line."""
+    version, campaign, curve, risk_curve, q, q_risk, used = row
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for points, label, color in ((curve, f"uplift model v{version} (Qini {q:+.4f})", "#8e44ad"),
+                                 (risk_curve, f"churn-risk ranking (Qini {q_risk:+.4f})", "#e67e22")):
+        xs, ys = [0] + [p[0] for p in points], [0.0] + [p[1] for p in points]
+        ax.plot(xs, ys, label=label, color=color)
+    if curve:
+        ax.plot([0, curve[-1][0]], [0, curve[-1][1]], linestyle="--", color="#95a5a6", label="random")
+    ax.set_xlabel(f"customers contacted, best first (hold-out of campaign {campaign})")
+    ax.set_ylabel("extra customers retained")
+    ax.set_title("Qini: used for targeting" if used else "Qini: not used (does not beat risk ranking)")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _offers_table(rows: list[dict]) -> str:
+    """Offer experiments: each arm against its segment's control group, a winner only beyond doubt."""
+    pct = lambda v: "" if v is None else f"{v:+.1%}"  # noqa: E731
+    cells = "".join(
+        f"<tr><td>{html.escape(str(r['campaign_id']))}</td><td>{html.escape(r['risk_category'])}</td>"
+        f"<td>{html.escape(r['arm'])}</td><td>{r['contacted']:,}</td><td>{r['control']:,}</td>"
+        f"<td>{pct(r['uplift'])}</td><td>{pct(r['uplift_low'])} .. {pct(r['uplift_high'])}</td>"
+        f"<td>{'' if r['cost_per_saved'] is None else format(r['cost_per_saved'], ',.0f')}</td>"
+        f"<td>{html.escape(r['verdict'])}</td></tr>" for r in rows)
+    if not rows:
+        return '<section id="offers"><h2>Offer experiments</h2><p>No offer experiment has matured outcomes yet.</p></section>'
+    return ('<section id="offers"><h2>Offer experiments</h2><p>Contacted customers per offer arm against the segment\'s '
+            'control group; an arm is called better only when the 95% interval of its difference to every other arm '
+            'excludes zero.</p><table><tr><th>campaign</th><th>segment</th><th>arm</th><th>contacted</th><th>control</th>'
+            f"<th>uplift</th><th>95% interval</th><th>cost per saved</th><th>verdict</th></tr>{cells}</table></section>")
+
+
 def _cumulative_table(rows: list[dict]) -> str:
     """The guide's cumulative table, labelled for what it is: a projection."""
     if not rows:
@@ -163,6 +197,9 @@ def render(conn: psycopg.Connection, metrics: dict, out: Path) -> Path:
         ("Drift over runs", _drift(conn.execute(SQL.query("drift_over_runs"), {"source": source}).fetchall())),
         ("Champion vs challengers", _models(conn.execute(SQL.query("recent_models"), {"source": source}).fetchall())),
     ]
+    uplift = conn.execute(SQL.query("uplift_curves"), {"source": source}).fetchone()
+    if uplift is not None:
+        charts.append(("Qini: uplift model vs churn-risk ranking", _qini(uplift)))
     r = metrics["roi"] or {}
     unknown = metrics.get("value_note") or "n/a"
     money = lambda v: unknown if v is None else f"${v:,.0f}"  # noqa: E731
@@ -176,6 +213,7 @@ def render(conn: psycopg.Connection, metrics: dict, out: Path) -> Path:
     body = "\n".join(f'<section><h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
                      f'src="data:image/png;base64,{png}"></section>' for title, png in charts)
     body += _cumulative_table(metrics.get("cumulative") or [])
+    body += _offers_table(metrics.get("offer_experiments") or [])
     tile_html = "".join(f'<div class="tile"><div class="v">{html.escape(v)}</div><div class="k">{html.escape(k)}'
                         f"</div></div>" for k, v in tiles)
     page = f"""<!doctype html>

@@ -34,6 +34,8 @@ def deployment_metrics(conn: psycopg.Connection, run: PublishedRun, cumulative_m
         cumulative = cur.execute(SQL.query("cumulative_roi"), {"months": cumulative_months,
                                                                "run_id": run.run_id}).fetchall()
         realized = cur.execute(SQL.query("realized_roi")).fetchall()
+        offers = cur.execute(SQL.query("offer_experiments")).fetchall()
+        uplift_models = cur.execute(SQL.query("uplift_models"), {"source": run.source}).fetchall()
     if any(s["run_id"] != run.run_id for s in segments + roi_rows + cumulative):
         raise ChurnDBError("a newer run was published while the report was being written; run it again")
     total = sum(s["customers"] for s in segments)
@@ -54,6 +56,8 @@ def deployment_metrics(conn: psycopg.Connection, run: PublishedRun, cumulative_m
         "model_holdout_rows": model["training"].get("rows_test"),
         "cumulative": [{k: v for k, v in row.items() if k != "run_id"} for row in cumulative],
         "realized": realized,
+        "offer_experiments": offers,
+        "uplift_models": uplift_models,
     }
 
 
@@ -119,6 +123,21 @@ def metrics_text(m: dict) -> str:
     for c in m.get("realized") or []:
         lines.append(f"  campaign {c['campaign_id']}: {c['status']}; treated {c['treated']:,}, control {c['control']:,}"
                      + (f", uplift {c['uplift']:.1%}, ROI {_fmt(c['roi'], '{:.2f}x')}" if c["uplift"] is not None else ""))
+    lines += ["", "OFFER EXPERIMENTS (contacted customers per offer arm vs the segment's control group)"]
+    if not m.get("offer_experiments"):
+        lines.append("  no offer experiment has matured outcomes yet")
+    for o in m.get("offer_experiments") or []:
+        measured = (f", churn {o['churn_rate']:.1%} vs control {o['control_churn_rate']:.1%}, uplift {o['uplift']:+.1%} "
+                    f"[{o['uplift_low']:+.1%}, {o['uplift_high']:+.1%}]" if o["status"] == "measured" else "")
+        lines.append(f"  campaign {o['campaign_id']} {o['risk_category']} arm {o['arm']}: {o['contacted']:,} contacted, "
+                     f"{o['control']:,} control{measured}; {o['verdict']}")
+    lines += ["", "UPLIFT MODELS (hold-out Qini vs ranking by churn risk; used for targeting only if better)"]
+    if not m.get("uplift_models"):
+        lines.append("  none yet (`churndb train-uplift --campaign C` once a campaign has matured)")
+    for u in m.get("uplift_models") or []:
+        lines.append(f"  model {u['model_version']} on campaign {u['campaign_id']}: Qini {u['qini']:+.4f} vs risk "
+                     f"{u['qini_risk_ranking']:+.4f}; used for targeting: {'yes' if u['used_for_targeting'] else 'no'}"
+                     f" ({u['status']})")
     mm = m["model_metrics"]
     lines += [
         "",

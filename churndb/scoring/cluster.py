@@ -251,14 +251,19 @@ def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int
 _MODELS: dict[tuple[str, int], object] = {}
 
 
-def _model(url: str, conn: psycopg.Connection, version: int):
-    """The run's model on this worker process: verified against this worker's signing key, loaded once."""
-    cached = _MODELS.get((url, version))
+def _model(url: str, conn: psycopg.Connection, version: int, kind: str = "churn"):
+    """The run's churn (or uplift) model on this worker process: verified against this worker's signing
+    key, loaded once."""
+    cached = _MODELS.get((url, version, kind))
     if cached is None:
         key = signing.signing_key(load_settings())
-        _, cached, _ = registry.load(conn, key, version, threads=_worker_threads())
-        _MODELS.clear()  # one model per worker at a time
-        _MODELS[(url, version)] = cached
+        if kind == "uplift":
+            cached = registry.load_uplift(conn, key, version)
+        else:
+            _, cached, _ = registry.load(conn, key, version, threads=_worker_threads())
+        for old in [k for k in _MODELS if k[2] == kind]:  # one model of each kind per worker at a time
+            del _MODELS[old]
+        _MODELS[(url, version, kind)] = cached
     return cached
 
 
@@ -285,6 +290,7 @@ def score_partition(task: PartitionTask) -> dict:
         if writer.execute(SQL.query("claim_partition"), {**ids, "worker": worker}).fetchone() is None:
             return _stored(writer, ids)
         fitted = _model(url, writer, run.model_version)
+        uplift = None if run.uplift_model_version is None else _model(url, writer, run.uplift_model_version, "uplift")
         writer.autocommit = False
         status, summary = writer.execute(SQL.query("lock_partition"), ids).fetchone()
         if status == "done":  # a lost attempt finished it after all
@@ -298,6 +304,7 @@ def score_partition(task: PartitionTask) -> dict:
             pipeline.stream(reader, fitted, run, stages, tally,
                             lambda scored, chunk: copy_in(writer, SQL.query("copy_staging"),
                                                           _staging_frame(scored, chunk, task)),
+                            uplift=uplift,
                             after=task.after, upto=task.upto)
         result = {**tally.to_json(), "stage_seconds": stages.rounded()}
         writer.execute(SQL.query("finish_partition"), {**ids, "customers": tally.customers,
@@ -327,6 +334,7 @@ def _staging_frame(scored, chunk, task: PartitionTask):
     frame = frame.assign(targeted=scored["targeted"].to_numpy(), suggested_offer=scored["suggested_offer"].to_numpy(),
                          expected_net_value=scored["expected_net_value"].to_numpy(),
                          treatment_group=scored["treatment_group"].to_numpy(),
-                         customer_key=scored["customer_key"].to_numpy())
+                         customer_key=scored["customer_key"].to_numpy(), offer_arm=scored["offer_arm"].to_numpy(),
+                         expected_uplift=scored["expected_uplift"].to_numpy())
     return frame
 

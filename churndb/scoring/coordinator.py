@@ -77,6 +77,21 @@ def scored_source(conn: psycopg.Connection, name: str, options: ScoreOptions) ->
     return layout
 
 
+def _targeting(conn: psycopg.Connection, key: bytes, policy, layout: sources.Source):
+    """(uplift model version, uplift model, what the run ranks by).  A policy asking for uplift targeting
+    uses the source's uplift model in use -- one that beat risk ranking on its hold-out; without one the
+    run ranks by risk, and says so."""
+    if policy.targeting != "uplift":
+        return None, None, {"policy": "risk", "used": "risk"}
+    version = registry.champion_version(conn, layout.name, kind="uplift")
+    if version is None:
+        return None, None, {"policy": "uplift", "used": "risk",
+                            "why": f"no uplift model of source {layout.name} beats risk ranking yet "
+                                   "(`churndb train-uplift --campaign C`)"}
+    return version, registry.load_uplift(conn, key, version), {"policy": "uplift", "used": "uplift",
+                                                                "uplift_model_version": version}
+
+
 def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt.date | None = None,
           shadow: bool = False, campaign: str | None = None, reasons: bool = True,
           options: ScoreOptions | None = None, source: str | None = None) -> dict:
@@ -100,6 +115,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         if shadow and version == registry.resolve(control, "champion", layout.name):
             raise ChurnDBError(f"model {version} is the champion; a shadow run scores a challenger")
         policy = policy_in_force(control)
+        uplift_version, uplift, targeting = _targeting(control, key, policy, layout)
         baseline = registry.baseline(control, version)
         as_of = as_of or pipeline.latest_snapshot_date(control, layout)
         if as_of is None:
@@ -114,7 +130,8 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         spec = RunSpec(run_id=run_id, started_at=started_at, model_version=version, policy=policy, as_of=as_of,
                        campaign=campaign, shadow=shadow, reasons=reasons and not shadow,
                        chunk_rows=options.chunk_rows, baseline=baseline, target_shift_max=options.max_target_shift,
-                       notify_min_score=options.notify_min_score, source=layout)
+                       notify_min_score=options.notify_min_score, source=layout,
+                       uplift_model_version=uplift_version)
         if options.executor == "dask":
             from . import cluster
 
@@ -123,7 +140,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
             tally = cluster.run(url, control, spec, stages, scheduler=options.scheduler,
                                 partitions=options.partitions, workers=options.workers, access=access)
         else:
-            tally = local.run(url, fitted, spec, stages)
+            tally = local.run(url, fitted, spec, stages, uplift=uplift)
     except BaseException as exc:
         if run_id is not None:
             try:
@@ -139,7 +156,7 @@ def score(url: str, settings: Settings, model: str | int = "champion", as_of: dt
         "run_id": run_id, "source": layout.name, "model_version": version, "policy_version": policy.policy_version,
         "as_of_date": as_of.isoformat(), "campaign_id": campaign, "shadow": shadow, "executor": options.executor,
         "customers_scored": tally.customers, "targets": tally.targets, "control_group": tally.controls,
-        "segments": tally.segments(policy), "stage_seconds": stages.rounded(),
+        "segments": tally.segments(policy), "targeting": targeting, "stage_seconds": stages.rounded(),
         "seconds": round(time.perf_counter() - started_clock, 3), "abandoned_runs_failed": abandoned,
         **({"partitions": tally.partitions} if options.executor == "dask" else {}),
     }

@@ -16,7 +16,7 @@ from .pipeline import RunSpec, Stages, Tally
 from .publish import publish
 
 
-def run(url: str, model: ChurnModel, spec: RunSpec, stages: Stages) -> Tally:
+def run(url: str, model: ChurnModel, spec: RunSpec, stages: Stages, uplift=None) -> Tally:
     reader = db.snapshot_reader(url, "churndb-score-read")
     writer = db.connect(url, application="churndb-score-write")
     tally = Tally()
@@ -27,7 +27,7 @@ def run(url: str, model: ChurnModel, spec: RunSpec, stages: Stages) -> Tally:
             with progress.bar(total, f"scoring run {spec.run_id}", unit="customers") as bar:
                 pipeline.stream(reader, model, spec, stages, tally,
                                 lambda scored, chunk: pipeline.write_history_and_targets(writer, scored, chunk, spec),
-                                progress=bar)
+                                progress=bar, uplift=uplift)
             publish(writer, spec, tally, stages, expected=total)
     finally:
         reader.close()

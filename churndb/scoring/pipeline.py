@@ -23,7 +23,7 @@ import psycopg
 
 from ..model import drift
 from ..model.predictor import ChurnModel
-from ..model.bands import Policy
+from ..model.bands import Policy, stable_position
 from ..model.reasons import top_reasons
 from ..store.copy import copy_in, copy_out
 from ..store.sources import BUILTIN_TELECOM, Source
@@ -32,6 +32,7 @@ from ..store.sqlfiles import statements
 SQL = statements(__name__)
 DEFAULT_CHUNK_ROWS = 100_000
 CONTROL_HASH_KEY = "churndb-control1"  # 16 bytes
+OFFER_HASH_KEY = "churndb-offers01"    # 16 bytes: an arm is independent of the control draw
 LAST_KEY = 2**63 - 1  # the largest bigint: "no upper bound" for a key range
 FIRST_KEY = -2**63   # the smallest: "no lower bound" (sources' customer ids are negative)
 
@@ -43,9 +44,26 @@ def default_campaign(today: dt.date) -> str:
 
 def control_group(customer_ids: np.ndarray, campaign_id: str, share: float) -> np.ndarray:
     """True for the customers held out as control: a stable hash of (campaign, customer) below ``share``."""
-    keys = pd.Series([f"{campaign_id}:{c}" for c in customer_ids], dtype=object)
-    position = pd.util.hash_pandas_object(keys, index=False, hash_key=CONTROL_HASH_KEY).to_numpy(np.uint64) / 2.0**64
-    return position < share
+    return stable_position(customer_ids, campaign_id, CONTROL_HASH_KEY) < share
+
+
+def offer_arms(customer_ids: np.ndarray, categories: np.ndarray, campaign_id: str, policy: Policy) -> np.ndarray:
+    """The offer arm of each customer (None where the segment tests no offers): a second stable hash of
+    (campaign, customer) against the segment's cumulative shares, so a customer keeps their arm on every
+    re-score of a campaign and draws again in the next.  Callers pass contacted customers only."""
+    out = np.full(len(customer_ids), None, dtype=object)
+    if not policy.arms or not len(customer_ids):
+        return out
+    position = stable_position(customer_ids, campaign_id, OFFER_HASH_KEY)
+    for category in np.unique(categories):
+        arms = policy.arms_of(str(category))
+        if not arms:
+            continue
+        rows = categories == category
+        bounds = np.cumsum([a.share for a in arms])
+        pick = np.minimum(np.searchsorted(bounds, position[rows], side="right"), len(arms) - 1)
+        out[rows] = np.array([a.arm for a in arms], dtype=object)[pick]
+    return out
 
 
 def suggested_offers(reasons: list[list[dict]], playbooks: dict) -> list[str | None]:
@@ -98,6 +116,7 @@ class RunSpec:
     target_shift_max: float = 0.5  # share the target count may move from the previous run without an alert
     notify_min_score: int = 80     # risk score at which a newly risky customer is put in the outbox
     source: Source = BUILTIN_TELECOM  # what is scored: the telecom layout or a registered source
+    uplift_model_version: int | None = None  # targeting by uplift with this model (None: by risk)
 
 
 @dataclass
@@ -151,20 +170,12 @@ def count_customers(conn: psycopg.Connection, as_of: dt.date, source: Source = B
                         {"as_of_date": as_of}).fetchone()[0]
 
 
-def text_columns(source: Source) -> list[str]:
-    """Columns read as text whatever they hold (a source's key and categories: "01" stays "01")."""
-    if source.is_telecom:
-        return []
-    return ["customer_key"] + [c.column for c in source.columns if c.type in ("text", "boolean")
-                               and c.role not in ("key", "as_of", "excluded")]
-
-
 def read_chunk(reader: psycopg.Connection, as_of: dt.date, after: int, limit: int, upto: int = LAST_KEY,
                source: Source = BUILTIN_TELECOM) -> pd.DataFrame:
     """The latest snapshot of up to ``limit`` customers with ``after < customer_id <= upto``, in key order."""
     return copy_out(reader, SQL.compose("copy_latest_snapshots_chunk", table=source.table),
                     {"as_of_date": as_of, "after": after, "upto": upto, "limit": limit},
-                    text_columns=text_columns(source))
+                    text_columns=source.text_columns)
 
 
 # ---- scoring ----------------------------------------------------------------------------------------------
@@ -193,14 +204,17 @@ def assess(model: ChurnModel, policy: Policy, frame: pd.DataFrame, stages: Stage
 
 
 def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: Stages, campaign_id: str,
-                with_reasons: bool = True, source: Source = BUILTIN_TELECOM) -> pd.DataFrame:
-    """Probabilities, policy fields, reasons (targeted customers) and control flags for one chunk.
-    Reasons name a source's columns as its file header wrote them."""
+                with_reasons: bool = True, source: Source = BUILTIN_TELECOM, uplift=None) -> pd.DataFrame:
+    """Probabilities, policy fields, reasons (targeted customers), control flags and offer arms for one
+    chunk; with an uplift model (``uplift``), the expected uplift of targeted customers and a net value
+    from it.  Reasons name a source's columns as its file header wrote them."""
     scored, matrix = assess(model, policy, chunk, stages, source.value_column)
     t = time.perf_counter()
+    # The control group is drawn first, the same whatever the targeting: measurement stays unbiased.
     control = control_group(scored["customer_id"].to_numpy(), campaign_id, policy.control_share)
-    # Reasons for the customers the CRM will contact: targeted and not held out as control.
-    contacted = scored["targeted"].to_numpy() & ~control
+    targeted = scored["targeted"].to_numpy()
+    # Reasons and offers for the customers the CRM will contact: targeted and not held out as control.
+    contacted = targeted & ~control
     reasons: list = [None] * len(scored)
     offers: list = [None] * len(scored)
     if with_reasons and contacted.any():
@@ -211,9 +225,33 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
         for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
             reasons[i], offers[i] = r, o
     scored["top_reasons"] = [json.dumps(r) if r is not None else None for r in reasons]
+    arms = offer_arms(scored["customer_id"].to_numpy()[contacted], scored["risk_category"].to_numpy()[contacted],
+                      campaign_id, policy)
+    scored["offer_arm"] = None
+    if policy.arms and contacted.any():
+        scored.loc[contacted, "offer_arm"] = arms
+        by_arm = {(a.risk_category, a.arm): a for a in policy.arms}
+        for i, arm in zip(np.flatnonzero(contacted), arms):
+            if arm is not None:
+                chosen = by_arm[(scored.at[i, "risk_category"], arm)]
+                offers[i] = chosen.offer
+                if chosen.intervention_cost is not None:
+                    scored.at[i, "estimated_intervention_cost"] = chosen.intervention_cost
     scored["suggested_offer"] = offers
-    scored["expected_net_value"] = np.round(
-        policy.success_rate * scored["estimated_revenue_at_risk"] - scored["estimated_intervention_cost"], 2)
+    scored["expected_uplift"] = np.nan
+    if uplift is not None and targeted.any():
+        # What a contact buys: the predicted fall in churn probability x the customer's value over the
+        # policy's horizon, less the cost.  Customers a contact would push out rank last.
+        idx = np.flatnonzero(targeted)
+        scored.loc[idx, "expected_uplift"] = uplift.uplift(chunk.iloc[idx])
+        value = (np.full(len(scored), np.nan) if source.value_column is None else
+                 pd.to_numeric(chunk[source.value_column], errors="coerce").fillna(0.0).to_numpy()
+                 * policy.value_horizon_months)
+        scored["expected_net_value"] = np.round(
+            scored["expected_uplift"] * value - scored["estimated_intervention_cost"], 2)
+    else:
+        scored["expected_net_value"] = np.round(
+            policy.success_rate * scored["estimated_revenue_at_risk"] - scored["estimated_intervention_cost"], 2)
     scored["treatment_group"] = np.where(control, "control", "treatment")
     stages.add("reasons", t)
     return scored
@@ -242,12 +280,13 @@ def history_frame(scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> pd
         "estimated_revenue_at_risk": scored["estimated_revenue_at_risk"],
         "snapshot_date": chunk["as_of_date"].to_numpy(), "is_shadow": run.shadow, "top_reasons": scored["top_reasons"],
         "source": run.source.name, "customer_key": scored["customer_key"],
+        "offer_arm": scored["offer_arm"], "expected_uplift": scored["expected_uplift"],
     })
 
 
 TARGET_COLUMNS = ["customer_id", "customer_key", "churn_probability", "risk_score", "risk_category", "retention_action",
                   "suggested_offer", "estimated_intervention_cost", "estimated_revenue_at_risk",
-                  "expected_net_value", "top_reasons", "treatment_group"]
+                  "expected_net_value", "top_reasons", "treatment_group", "offer_arm", "expected_uplift"]
 
 
 def create_target_staging(writer: psycopg.Connection) -> None:
@@ -267,7 +306,7 @@ Writer = Callable[[pd.DataFrame, pd.DataFrame], None]  # (scored, chunk) -> None
 
 
 def stream(reader: psycopg.Connection, model: ChurnModel, run: RunSpec, stages: Stages, tally: Tally,
-           write: Writer, after: int = FIRST_KEY, upto: int = LAST_KEY, progress=None) -> None:
+           write: Writer, after: int = FIRST_KEY, upto: int = LAST_KEY, progress=None, uplift=None) -> None:
     """Score every customer of ``(after, upto]`` in chunks, reads and writes overlapping the scoring."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="churndb-score-io") as io:
         reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of, after, run.chunk_rows, upto,
@@ -280,7 +319,7 @@ def stream(reader: psycopg.Connection, model: ChurnModel, run: RunSpec, stages: 
             reading = io.submit(stages.timed, "read", read_chunk, reader, run.as_of,
                                 int(chunk["customer_id"].iloc[-1]), run.chunk_rows, upto, run.source)
             scored = score_chunk(model, run.policy, chunk, stages, run.campaign, with_reasons=run.reasons,
-                                 source=run.source)
+                                 source=run.source, uplift=uplift)
             if writing is not None:
                 writing.result()
             writing = io.submit(stages.timed, "write", write, scored, chunk)

@@ -41,7 +41,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
         _alert_on_target_shift(writer, run, tally.targets, previous)
         params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
                   "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at,
-                  "source": run.source.name}
+                  "source": run.source.name, "uplift_model_version": run.uplift_model_version}
         writer.execute(SQL.query("publish_targets"), params)
         writer.execute(SQL.query("drop_stale_targets"), {"scored_at": run.started_at, "source": run.source.name})
         writer.execute(SQL.query("insert_roi_summary"), {"run_id": run.run_id, "success_rate": policy.success_rate,

@@ -25,6 +25,7 @@ DISTRIBUTED_APART = {"rejected_rows": "batch_id"}
 # Small tables every node reads (runs, models, policy, summaries, monitoring): replicated.
 REFERENCE = (
     "ingest_batches", "model_versions", "model_deployments", "segment_policy", "segment_policy_bands",
+    "segment_policy_arms",
     "scoring_runs", "run_partitions", "run_segment_summary", "run_roi_summary", "monitoring_metrics", "alerts",
     "job_runs", "history_archive", "model_backtests", "sources", "source_layout_changes",
     # The operator's key -> customer_id lookup is unique both ways, which a sharded table cannot be;

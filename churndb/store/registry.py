@@ -43,6 +43,7 @@ class ModelSummary:
     source: str | None
     rows_train: int | None
     artifact_sha256: str
+    kind: str = "churn"
 
 
 def actor() -> str:
@@ -52,11 +53,12 @@ def actor() -> str:
         return "unknown"
 
 
-def register(conn: psycopg.Connection, key: bytes, model: ChurnModel, *, spec: dict, feature_spec: dict,
+def register(conn: psycopg.Connection, key: bytes, model, *, spec: dict, feature_spec: dict,
              training: dict, metrics: dict, library_versions: dict) -> int:
-    """Store a fitted model as a new candidate; returns its version."""
+    """Store a fitted model (a ``ChurnModel``, or an uplift model with ``spec["kind"] = "uplift"``) as a
+    new candidate, signed; returns its version."""
     buf = io.BytesIO()
-    joblib.dump(model.pipeline, buf, compress=3)
+    joblib.dump(model.pipeline if isinstance(model, ChurnModel) else model, buf, compress=3)
     artifact = buf.getvalue()
     version = conn.execute(SQL.query("next_model_version")).fetchone()[0]
     digest, signature = signing.sign(key, version, artifact)
@@ -70,7 +72,7 @@ def register(conn: psycopg.Connection, key: bytes, model: ChurnModel, *, spec: d
 
 
 def resolve(conn: psycopg.Connection, model: str | int | None, source: str = TELECOM) -> int:
-    """'champion' (or None) -> the champion of ``source``; a number -> that version if it exists."""
+    """'champion' (or None) -> the churn champion of ``source``; a number -> that version if it exists."""
     if model in (None, "champion"):
         version = champion_version(conn, source)
         if version is None:
@@ -90,8 +92,26 @@ def load(conn: psycopg.Connection, key: bytes, model: str | int | None = "champi
          threads: int | None = None, source: str = TELECOM) -> tuple[int, ChurnModel, str]:
     """Verify and unpickle a model (``champion``: of ``source``); returns (version, model, artifact sha256)."""
     version = resolve(conn, model, source)
+    if model_kind(conn, version) != "churn":
+        raise ChurnDBError(f"model {version} is an uplift model: it estimates what a contact buys, not churn risk")
     artifact, digest, signature = stored_artifact(conn, version)
     return version, verified_model(key, version, artifact, digest, signature, threads), digest
+
+
+def load_uplift(conn: psycopg.Connection, key: bytes, version: int):
+    """Verify and unpickle an uplift model (``model.uplift.TLearner``)."""
+    if model_kind(conn, version) != "uplift":
+        raise ChurnDBError(f"model {version} is not an uplift model")
+    artifact, digest, signature = stored_artifact(conn, version)
+    signing.verify(key, version, artifact, digest, signature)
+    return joblib.load(io.BytesIO(artifact))
+
+
+def model_kind(conn: psycopg.Connection, version: int) -> str:
+    row = conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone()
+    if not row:
+        raise ChurnDBError(f"there is no model version {version}")
+    return row[2]
 
 
 def stored_artifact(conn: psycopg.Connection, version: int) -> tuple[bytes, str, str | None]:
@@ -119,8 +139,8 @@ def model_source(conn: psycopg.Connection, version: int) -> str:
     return row[1]
 
 
-def champion_version(conn: psycopg.Connection, source: str = TELECOM) -> int | None:
-    row = conn.execute(SQL.query("champion_version"), {"source": source}).fetchone()
+def champion_version(conn: psycopg.Connection, source: str = TELECOM, kind: str = "churn") -> int | None:
+    row = conn.execute(SQL.query("champion_version"), {"source": source, "kind": kind}).fetchone()
     return int(row[0]) if row else None
 
 
@@ -162,7 +182,7 @@ def promote(conn: psycopg.Connection, version: int, reason: str, details: dict |
         raise ChurnDBError(f"model {version} is already the champion")
     if status[0] == "rejected":
         raise ChurnDBError(f"model {version} was rejected when validated; train a new candidate instead")
-    current = conn.execute(SQL.query("champion_version"), {"source": status[1]}).fetchone()
+    current = conn.execute(SQL.query("champion_version"), {"source": status[1], "kind": status[2]}).fetchone()
     who = actor()
     # The deployment row first: the database crowns a model only with one (migration 0004).
     deployment_id, at = conn.execute(SQL.query("record_deployment"), {
@@ -172,14 +192,14 @@ def promote(conn: psycopg.Connection, version: int, reason: str, details: dict |
     if current:
         conn.execute(SQL.query("set_model_status"), {"status": "retired", "model_version": current[0]})
     conn.execute(SQL.query("crown_model"), {"model_version": version, "actor": who})
-    return {"model_version": version, "source": status[1], "previous_champion": current[0] if current else None,
+    return {"model_version": version, "source": status[1], "kind": status[2], "previous_champion": current[0] if current else None,
             "deployment_id": deployment_id, "deployed_at": at.isoformat(), "status": "champion"}
 
 
 def rollback(conn: psycopg.Connection, reason: str = "rollback", source: str = TELECOM) -> dict:
     """Restore the champion that ``source``'s champion replaced (call inside a transaction)."""
     conn.execute(SQL.query("lock_models"))
-    current = conn.execute(SQL.query("champion_version"), {"source": source}).fetchone()
+    current = conn.execute(SQL.query("champion_version"), {"source": source, "kind": "churn"}).fetchone()
     if not current:
         raise ChurnDBError("there is no champion to roll back" + ("" if source == TELECOM else f" for source {source}"))
     previous = conn.execute(SQL.query("previous_champion"), {"current": current[0]}).fetchone()

@@ -8,7 +8,7 @@ import datetime as dt
 import psycopg
 
 from ..base.errors import ChurnDBError
-from ..model.bands import Band, Policy
+from ..model.bands import Arm, Band, Policy
 from .sqlfiles import statements
 
 SQL = statements(__name__)
@@ -22,4 +22,7 @@ def policy_in_force(conn: psycopg.Connection, at: dt.datetime | None = None) -> 
     bands = tuple(Band(*b) for b in conn.execute(SQL.query("policy_bands"), {"policy_version": row[0]}).fetchall())
     if not bands:
         raise ChurnDBError(f"segment policy {row[0]} has no bands")
-    return Policy(row[0], row[1], row[2], row[3], row[4], row[5], row[6] or {}, bands)
+    arms = tuple(Arm(*a) for a in conn.execute(SQL.query("policy_arms"), {"policy_version": row[0]}).fetchall())
+    policy = Policy(row[0], row[1], row[2], row[3], row[4], row[5], row[6] or {}, bands, targeting=row[7], arms=arms)
+    policy.check_arms()
+    return policy

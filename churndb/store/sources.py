@@ -110,6 +110,14 @@ class Source:
     def with_role(self, *roles: str) -> list[Column]:
         return [c for c in self.columns if c.role in roles]
 
+    @property
+    def text_columns(self) -> list[str]:
+        """Columns read back as text whatever they hold (the key and categories: "01" stays "01")."""
+        if self.is_telecom:
+            return []
+        return ["customer_key"] + [c.column for c in self.columns if c.type in ("text", "boolean")
+                                   and c.role not in ("key", "as_of", "excluded")]
+
     def describe(self) -> dict:
         value = self.header(self.value_column) if self.value_column else None
         return {"source": self.name, "builtin": self.builtin, "key_column": self.key_header,

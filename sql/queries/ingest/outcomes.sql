@@ -31,11 +31,12 @@ WHERE source = %(source)s AND customer_key = ANY(%(keys)s::text[]);
 -- bill the customer had in that campaign's targets.
 INSERT INTO churndb.intervention_outcomes
     (campaign_id, customer_id, run_id, treatment_group, risk_category, contacted_at, offer_accepted, churned,
-     churned_on, monthly_charges)
+     churned_on, monthly_charges, offer_arm)
 SELECT o.campaign_id, o.customer_id, t.run_id, t.treatment_group, t.risk_category, o.contacted_at,
        o.offer_accepted, o.churned, o.churned_on,
        (SELECT s.monthly_charges FROM churndb.customer_snapshots s
-        WHERE s.customer_id = o.customer_id ORDER BY s.as_of_date DESC LIMIT 1)
+        WHERE s.customer_id = o.customer_id ORDER BY s.as_of_date DESC LIMIT 1),
+       t.offer_arm
 FROM outcome_staging o
 JOIN churndb.retention_targets t ON t.customer_id = o.customer_id AND t.campaign_id = o.campaign_id
 WHERE o.campaign_id IS NOT NULL

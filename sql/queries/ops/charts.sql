@@ -20,9 +20,19 @@ LIMIT 60;
 SELECT model_version, status, (metrics ->> 'auc')::float8, (metrics ->> 'brier')::float8,
        (metrics ->> 'ece')::float8, (metrics ->> 'top_decile_lift')::float8
 FROM churndb.model_versions
-WHERE source = %(source)s
+WHERE source = %(source)s AND kind = 'churn'
 ORDER BY model_version DESC
 LIMIT 6;
 
 -- name: model_curves
 SELECT metrics -> 'deciles', metrics -> 'curves' FROM churndb.model_versions WHERE model_version = %(model_version)s;
+
+-- name: uplift_curves
+-- The newest uplift model of the source: its hold-out Qini curve and risk ranking's on the same rows.
+SELECT model_version, spec ->> 'campaign', metrics -> 'uplift_model' -> 'curve', metrics -> 'risk_ranking' -> 'curve',
+       (metrics ->> 'qini')::float8, (metrics ->> 'qini_risk_ranking')::float8,
+       (metrics ->> 'used_for_targeting')::boolean
+FROM churndb.model_versions
+WHERE source = %(source)s AND kind = 'uplift'
+ORDER BY model_version DESC
+LIMIT 1;

@@ -18,10 +18,11 @@ GROUP BY s.as_of_date
 ORDER BY s.as_of_date;
 
 -- name: champion_summary
--- What is trained: the champion, its hold-out AUC and how old it is.
+-- What is trained: the churn champion (the telecom layout's first), its hold-out AUC and how old it is.
 SELECT model_version, (metrics ->> 'auc')::float8, created_at, promoted_at,
        extract(epoch FROM now() - created_at)::float8 / 86400
-FROM churndb.model_versions WHERE status = 'champion';
+FROM churndb.model_versions WHERE status = 'champion' AND kind = 'churn'
+ORDER BY source <> 'telecom', model_version DESC LIMIT 1;
 
 -- name: last_published_run
 -- What is published: the newest published run.

@@ -14,7 +14,10 @@ WITH ranked AS (
            row_number() OVER w AS n
     FROM run_targets
     -- A source without a value column has no net value: the most likely churners first.
-    WINDOW w AS (ORDER BY expected_net_value DESC NULLS LAST, churn_probability DESC, customer_id)
+    -- (under uplift targeting, net value comes from the expected uplift; without a value column, the
+    -- largest expected uplift first)
+    WINDOW w AS (ORDER BY expected_net_value DESC NULLS LAST, expected_uplift DESC NULLS LAST,
+                          churn_probability DESC, customer_id)
 )
 DELETE FROM run_targets t USING ranked r
 WHERE t.customer_id = r.customer_id
@@ -29,11 +32,13 @@ SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_ta
 INSERT INTO churndb.retention_targets AS t
     (customer_id, source, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
      estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
-     campaign_id, policy_version, model_version, run_id, scored_at, is_current, first_targeted_at, dropped_at)
+     campaign_id, policy_version, model_version, run_id, scored_at, is_current, first_targeted_at, dropped_at,
+     offer_arm, expected_uplift, uplift_model_version)
 SELECT customer_id, %(source)s, coalesce(customer_key, customer_id::text), churn_probability, risk_score,
        risk_category, retention_action, suggested_offer,
        estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
-       %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true, %(scored_at)s, NULL
+       %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true, %(scored_at)s, NULL,
+       offer_arm, expected_uplift, CASE WHEN expected_uplift IS NOT NULL THEN %(uplift_model_version)s::int END
 FROM run_targets
 ORDER BY customer_id                      -- one lock order for every publisher: no deadlock between runs
 ON CONFLICT (customer_id) DO UPDATE SET
@@ -46,6 +51,8 @@ ON CONFLICT (customer_id) DO UPDATE SET
     treatment_group = excluded.treatment_group, campaign_id = excluded.campaign_id,
     policy_version = excluded.policy_version, model_version = excluded.model_version,
     run_id = excluded.run_id, scored_at = excluded.scored_at, is_current = true,
+    offer_arm = excluded.offer_arm, expected_uplift = excluded.expected_uplift,
+    uplift_model_version = excluded.uplift_model_version,
     first_targeted_at = CASE WHEN t.is_current THEN t.first_targeted_at ELSE excluded.first_targeted_at END,
     dropped_at = NULL;
 

@@ -16,19 +16,20 @@ SELECT model_version, artifact, artifact_sha256, artifact_signature
 FROM churndb.model_versions WHERE model_version = %(model_version)s;
 
 -- name: champion_version
--- One champion per source (model_versions.source comes from the model's spec).
-SELECT model_version FROM churndb.model_versions WHERE status = 'champion' AND source = %(source)s;
+-- One champion per source and kind (churn / uplift; both come from the model's spec).
+SELECT model_version FROM churndb.model_versions
+WHERE status = 'champion' AND source = %(source)s AND kind = %(kind)s;
 
 -- name: list_models
 SELECT model_version, status, created_at, promoted_at,
        (metrics ->> 'auc')::float8 AS auc, (metrics ->> 'brier')::float8 AS brier,
        (metrics ->> 'ece')::float8 AS ece, training ->> 'source' AS source,
-       (training ->> 'rows_train')::int AS rows_train, artifact_sha256
+       (training ->> 'rows_train')::int AS rows_train, artifact_sha256, kind
 FROM churndb.model_versions
 ORDER BY model_version;
 
 -- name: show_model
-SELECT model_version, status, spec, feature_spec, training, metrics, library_versions,
+SELECT model_version, status, kind, spec, feature_spec, training, metrics, library_versions,
        artifact_sha256, created_at, created_by, promoted_at, promoted_by, octet_length(artifact) AS artifact_bytes
 FROM churndb.model_versions WHERE model_version = %(model_version)s;
 
@@ -37,7 +38,7 @@ FROM churndb.model_versions WHERE model_version = %(model_version)s;
 LOCK TABLE churndb.model_versions IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: model_status
-SELECT status, source FROM churndb.model_versions WHERE model_version = %(model_version)s;
+SELECT status, source, kind FROM churndb.model_versions WHERE model_version = %(model_version)s;
 
 -- name: set_model_status
 UPDATE churndb.model_versions SET status = %(status)s WHERE model_version = %(model_version)s;
@@ -62,7 +63,7 @@ ORDER BY deployment_id DESC LIMIT 1;
 -- Which model was champion of a source at a point in time.
 SELECT d.to_version FROM churndb.model_deployments d
 JOIN churndb.model_versions m ON m.model_version = d.to_version
-WHERE d.deployed_at <= %(at)s AND m.source = %(source)s
+WHERE d.deployed_at <= %(at)s AND m.source = %(source)s AND m.kind = 'churn'
 ORDER BY d.deployed_at DESC, d.deployment_id DESC LIMIT 1;
 
 -- name: record_training_decision
