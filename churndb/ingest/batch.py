@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import psycopg
+from psycopg import sql
 
 from ..store import db
 from ..store.sqlfiles import statements
@@ -53,6 +54,22 @@ def quarantine(conn: psycopg.Connection, rejections: list[Rejection]) -> None:
     with conn.cursor() as cur, cur.copy(SQL.query("copy_batch_rejections")) as copy:
         for r in rejections:
             copy.write_row((r.line_number, r.customer_id, r.key, r.raw, r.reason))
+
+
+def quarantine_duplicates(conn: psycopg.Connection, stream, staging: str, key: str, shown: str, name: str) -> None:
+    """Every copy of a customer key that appears on more than one record, across all chunks, is
+    quarantined with the lines it appears on; the raw text of the copies that were staged is read
+    again from the file (``stream``).  ``staging`` (a temporary table), ``key`` (an expression over
+    its alias ``s``: the normalised key, as rejections carry it) and ``shown`` (the key as written)
+    come from code, never from a file; ``name``, how the reason names the key column, is a parameter."""
+    parts = {"staging": sql.Identifier(staging), "key": sql.SQL(key), "shown": sql.SQL(shown)}
+    conn.execute(SQL.compose("find_duplicates", **parts))
+    conn.execute(SQL.query("mark_rejected_duplicates"), {"name": name})
+    moved = {r[0] for r in conn.execute(SQL.compose("quarantine_staged_duplicates", **parts), {"name": name})}
+    if moved:
+        raw = stream.records_at(moved)
+        with conn.cursor() as cur:
+            cur.executemany(SQL.query("fill_raw_line"), [{"raw": raw.get(n, ""), "line_number": n} for n in moved])
 
 
 def load_staged(url: str, *, source: Path, sha256: str, target: str, as_of: dt.date | None, details: dict,

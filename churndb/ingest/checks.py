@@ -36,6 +36,19 @@ def numeric_text(values: pd.Series, decimal: str = ".") -> pd.Series:
     if grouped.any():
         values = values.where(~grouped, values.str.replace(",", "", regex=False))
     return values
+def read_numbers(values: pd.Series, decimal: str = ".") -> pd.Series:
+    """Numbers of non-blank text values (NaN where a value is none).  Plain numbers are read first, in C;
+    only what that cannot read takes the text rules of ``numeric_text`` (a currency sign, thousands
+    grouping).  A decimal comma changes what "1.234" means, so there every value takes the text rules."""
+    if decimal != ".":
+        return pd.to_numeric(numeric_text(values, decimal), errors="coerce").astype(float)
+    numbers = pd.to_numeric(values, errors="coerce").astype(float)
+    retry = numbers.isna().to_numpy() & (values != "").to_numpy()
+    if retry.any():
+        numbers[retry] = pd.to_numeric(numeric_text(values[retry], decimal), errors="coerce").astype(float)
+    return numbers
+
+
 INT32_MAX = 2_147_483_647
 INT64_MAX = 9_223_372_036_854_775_807
 
@@ -121,16 +134,7 @@ class Checker:
                      limit: float | None = None) -> pd.Series:
         raw = self.frame[name]
         blank = (raw == "").to_numpy()
-        if self.decimal == ".":
-            # Plain numbers first (fast, in C); only what that cannot read goes through the text rules
-            # (a currency sign, thousands grouping).  A decimal comma changes what "1.234" means, so
-            # there every value takes the text rules.
-            values = pd.to_numeric(raw.where(~blank), errors="coerce").astype(float)
-            retry = values.isna().to_numpy() & ~blank
-            if retry.any():
-                values[retry] = pd.to_numeric(numeric_text(raw[retry], self.decimal), errors="coerce").astype(float)
-        else:
-            values = pd.to_numeric(numeric_text(raw, self.decimal).where(~blank), errors="coerce").astype(float)
+        values = read_numbers(raw, self.decimal).where(~blank)
         bad = values.isna().to_numpy() & ~blank
         self.reject_value(bad, name, "is not a number")
         inf = np.isinf(values.to_numpy())

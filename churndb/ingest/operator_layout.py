@@ -17,12 +17,15 @@ without a key column loads with ``--row-ids``: each record is keyed by the file'
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
+from ..base import progress
 from ..base.dates import ISO_DATE, not_in_the_future, today
 from ..base.errors import InputError
 from ..base.text import column_identifier
@@ -31,10 +34,11 @@ from ..store import db, sources
 from ..store.copy import copy_in
 from ..store.sources import Column, Source
 from ..store.sqlfiles import statements
-from .batch import IngestResult, load_batch
+from .batch import IngestResult, Staged, load_staged, quarantine, quarantine_duplicates
 from .checks import INT64_MAX, Checker, numeric_text
-from .csvfile import AUTO, read_csv
-from .table import LABEL_FALSE, LABEL_TRUE, infer_type
+from .csvfile import AUTO, CsvFile, CsvStream, open_csv
+from .snapshot import CHUNK_ROWS
+from .table import LABEL_FALSE, LABEL_TRUE, TypeEvidence
 
 SQL = statements(__name__)
 INTEGER_KEY = r"0|-?[1-9][0-9]{0,17}"  # integers whose text is their canonical form (and fits a bigint)
@@ -70,17 +74,54 @@ def _stored_names(header: list[str]) -> dict[str, str]:
     return out
 
 
-def plan_layout(name: str, check: Checker, header: list[str], *, key: str | None, label: str | None,
+@dataclass
+class FileProfile:
+    """One streamed pass over a file before anything is written: every column's type evidence over
+    all of its values, whether every key is a canonical integer, and the first chunk (for roles that
+    need a column's distinct values)."""
+    sample: Checker
+    types: dict[str, TypeEvidence]
+    keys_seen: bool
+    integer_key: bool          # every key present reads back exactly as an integer ("0012" does not)
+    records: int
+
+
+def _profile(stream: CsvStream, decimal: str, key_header: str | None) -> FileProfile:
+    sample, keys_seen, integer_key, records = None, False, True, 0
+    types = {h: TypeEvidence() for h in stream.header}
+    for chunk in stream.chunks(CHUNK_ROWS):
+        check = Checker(CsvFile(stream.path, stream.sha256, stream.header, chunk, stream.delimiter), decimal=decimal)
+        sample = sample or check
+        records += len(chunk)
+        for h in stream.header:
+            types[h].add(check.frame[h], decimal)
+        if key_header in check.frame:
+            present = check.frame[key_header][check.frame[key_header] != ""]
+            keys_seen = keys_seen or len(present) > 0
+            integer_key = integer_key and bool(present.str.fullmatch(INTEGER_KEY).all())
+    return FileProfile(sample, types, keys_seen, integer_key, records)
+
+
+def _key_in_file(header: list[str], key: str | None) -> str | None:
+    """The file's header cell for a key column named as written or as its identifier."""
+    if key is None or key in header:
+        return key
+    same = [h for h in header if column_identifier(h) == column_identifier(key)]
+    return same[0] if len(same) == 1 else None
+
+
+def plan_layout(name: str, profile: "FileProfile", header: list[str], *, key: str | None, label: str | None,
                 value: str | None, as_of_column: str | None, exclude: list[str], decimal: str,
                 row_ids: bool) -> Source:
-    """A new source's layout from its first file."""
+    """A new source's layout from its first file: types from every value of the file, roles that
+    need a column's distinct values (identifiers) from its first chunk."""
     stored = _stored_names(header)
+    check = profile.sample
     columns = []
     for h in header:
         raw = check.frame[h]
         if h == key:  # an integer key only when every key reads back exactly as written ("0012" stays text)
-            present = raw[raw != ""]
-            kind = "bigint" if len(present) and present.str.fullmatch(INTEGER_KEY).all() else "text"
+            kind = "bigint" if profile.keys_seen and profile.integer_key else "text"
             role = "key"
         elif h == label:
             kind, role = "boolean", "label"
@@ -89,7 +130,7 @@ def plan_layout(name: str, check: Checker, header: list[str], *, key: str | None
         elif h in exclude:
             kind, role = "text", "excluded"
         else:
-            kind = infer_type(raw, decimal)
+            kind = profile.types[h].type
             role = "feature"
             if h == value:
                 if kind not in ("bigint", "double precision"):
@@ -111,7 +152,7 @@ def plan_layout(name: str, check: Checker, header: list[str], *, key: str | None
                   excluded=tuple(stored[h] for h in exclude), columns=tuple(columns), row_ids=row_ids)
 
 
-def check_layout(registered: Source, check: Checker, header: list[str], decimal: str, accept: bool
+def check_layout(registered: Source, profile: "FileProfile", header: list[str], accept: bool
                  ) -> tuple[list[Column], bool]:
     """This file's columns under the registered layout; (columns, changed).  A new or missing column is
     refused unless ``accept``; a changed type always is."""
@@ -141,24 +182,23 @@ def check_layout(registered: Source, check: Checker, header: list[str], decimal:
         if h in by_header:
             c = by_header[h]
             if c.role == "key" and c.type == "bigint":
-                present = check.frame[h][check.frame[h] != ""]
-                if not present.str.fullmatch(INTEGER_KEY).all():
+                if not profile.integer_key:
                     raise InputError(f"source {registered.name}: key column {h!r} was bigint and holds text in this "
                                      "file; nothing loaded (a changed type needs a new source)")
             if c.role in ("feature", "identifier", "value"):
-                found = infer_type(check.frame[h], decimal)
-                blank = (check.frame[h] == "").all()
+                found = profile.types[h].type
+                blank = profile.types[h].present == 0
                 if not blank and found not in COMPATIBLE[c.type]:
                     raise InputError(f"source {registered.name}: column {h!r} was {c.type} and is {found} in this "
                                      "file; nothing loaded (a changed type needs a new source)")
             columns.append(Column(h, c.column, c.type, c.role))
         else:
             name = stored[h] if stored[h] not in taken else f"{stored[h]}_new"[:63]
-            columns.append(Column(h, name, infer_type(check.frame[h], decimal), "feature"))
+            columns.append(Column(h, name, profile.types[h].type, "feature"))
     return columns, bool(new or missing)
 
 
-def _new_layout(name: str, check: Checker, header: list[str], *, id_column, label_column, value_column,
+def _new_layout(name: str, profile: "FileProfile", header: list[str], *, id_column, label_column, value_column,
                 as_of_column, exclude, decimal, row_ids) -> Source:
     if row_ids == bool(id_column):
         raise InputError(f"source {name} is new: give its key column (--id-column) or, for a training extract "
@@ -167,7 +207,7 @@ def _new_layout(name: str, check: Checker, header: list[str], *, id_column, labe
         ("--id-column", id_column), ("--label-column", label_column), ("--value-column", value_column),
         ("--as-of-column", as_of_column))}
     excluded = [_header_for(header, e, "--exclude") for e in exclude]
-    return plan_layout(name, check, header, key=given["--id-column"], label=given["--label-column"],
+    return plan_layout(name, profile, header, key=given["--id-column"], label=given["--label-column"],
                        value=given["--value-column"], as_of_column=given["--as-of-column"],
                        exclude=excluded, decimal=decimal, row_ids=row_ids)
 
@@ -178,8 +218,9 @@ def register_from_file(url: str, path: Path, name: str, *, id_column: str | None
                        decimal: str = ".", row_ids: bool = False) -> Source:
     """``sources add``: register a source's layout from a sample file, loading none of its rows."""
     name = sources.source_name(name)
-    csv_file = read_csv(Path(path), delimiter=delimiter)
-    layout = _new_layout(name, Checker(csv_file, decimal=decimal), csv_file.header, id_column=id_column,
+    stream = open_csv(Path(path), delimiter=delimiter)
+    profile = _profile(stream, decimal, _key_in_file(stream.header, id_column))
+    layout = _new_layout(name, profile, stream.header, id_column=id_column,
                          label_column=label_column, value_column=value_column, as_of_column=as_of_column,
                          exclude=exclude, decimal=decimal, row_ids=row_ids)
     try:
@@ -205,59 +246,76 @@ def ingest_source(url: str, path: Path, name: str, *, id_column: str | None = No
     as_of = not_in_the_future(as_of, "the snapshot date") if as_of else (None if as_of_column else today())
     with db.connect(url) as conn:
         registered = sources.get(conn, name)
-    csv_file = read_csv(Path(path), delimiter=delimiter)
-    header = csv_file.header
-    check = Checker(csv_file, decimal=decimal)
+    stream = open_csv(Path(path), delimiter=delimiter)
+    header = stream.header
+    if registered is not None and registered.is_telecom:
+        raise InputError("telecom is the built-in layout: load it with `churndb ingest FILE` (no --source)")
+    key_header = _key_in_file(header, id_column if registered is None else registered.key_header)
+    profile = _profile(stream, decimal, key_header)  # the layout is decided before anything is written
     if registered is None:
-        layout = _new_layout(name, check, header, id_column=id_column, label_column=label_column,
+        layout = _new_layout(name, profile, header, id_column=id_column, label_column=label_column,
                              value_column=value_column, as_of_column=as_of_column, exclude=exclude, decimal=decimal,
                              row_ids=row_ids)
         columns, changed = list(layout.columns), False
     else:
-        if registered.is_telecom:
-            raise InputError("telecom is the built-in layout: load it with `churndb ingest FILE` (no --source)")
         _same_roles(registered, header, id_column=id_column, label_column=label_column, value_column=value_column,
                     as_of_column=as_of_column, row_ids=row_ids)
         layout = registered
-        columns, changed = check_layout(registered, check, header, decimal, accept_layout_change)
-    frame, keys, dates = _typed(check, columns, layout, csv_file.sha256, as_of)
-    valid = ~check.rejected
-    labels = int(frame.loc[valid, layout.label_column].notna().sum()) if layout.label_column else 0
-    staged = frame.loc[valid].copy()
-    staged.insert(0, "customer_key", keys[valid].to_numpy())
-    staged.insert(1, "as_of_date", dates[valid].to_numpy())
-    for c in columns:
-        if c.type == "bigint" and c.column in staged:
-            staged[c.column] = staged[c.column].astype("Int64")
-    stored_columns = [c for c in columns if c.column in staged.columns and c.role not in ("key", "as_of", "excluded")]
+        columns, changed = check_layout(registered, profile, header, accept_layout_change)
+    stored_columns = [c for c in columns if c.role not in ("key", "as_of", "excluded")]
+    label = next((c for c in columns if c.role == "label"), None)
+    names = [sql.Identifier(c.column) for c in stored_columns]
     details = {"source": name, "layout_version": layout.layout_version + (1 if changed else 0) if registered else 1,
-               "delimiter": csv_file.delimiter, "decimal": decimal, "row_ids": layout.row_ids,
+               "delimiter": stream.delimiter, "decimal": decimal, "row_ids": layout.row_ids,
                "columns": {c.header: {"column": c.column, "type": c.type, "role": c.role} for c in columns}}
+    # A customer (and, with an as-of column, a date) on two records is found across every chunk in SQL.
+    duplicate_key = "s.customer_key || ' on ' || to_char(s.as_of_date, 'YYYY-MM-DD')" if layout.as_of_column \
+        else "s.customer_key"
 
-    def write(conn: psycopg.Connection, batch_id: int) -> None:
+    def stage(conn: psycopg.Connection) -> Staged:
         if registered is None:
             sources.register(conn, layout)
         else:
             sources.lock(conn, name)
             if changed:
                 sources.change_layout(conn, registered, columns)
-        names = [sql.Identifier(c.column) for c in stored_columns]
-        cols = sql.SQL(", ").join(names)
         conn.execute(SQL.compose("create_source_staging", table=sql.Identifier(name)))
-        copy_in(conn, SQL.compose("copy_source_staging", columns=sql.SQL(", ").join(
-            [sql.Identifier("customer_key"), sql.Identifier("as_of_date")] + names)),
-            staged[["customer_key", "as_of_date"] + [c.column for c in stored_columns]])
+        copy = SQL.compose("copy_source_staging", columns=sql.SQL(", ").join(
+            [sql.Identifier("customer_key"), sql.Identifier("as_of_date")] + names + [sql.Identifier("line_number")]))
+        rows_in = 0
+        with progress.bar(None, f"ingest {stream.path.name}") as bar:
+            for chunk in stream.chunks(CHUNK_ROWS):
+                check = Checker(CsvFile(stream.path, stream.sha256, header, chunk, stream.delimiter), decimal=decimal)
+                frame, keys, dates, duplicates = _typed(check, columns, layout, stream.sha256, as_of)
+                quarantine(conn, check.rejections(layout.key_header, duplicates) if layout.key_header else
+                           check.rejections(header[0]))
+                valid = ~check.rejected
+                staged = frame.loc[valid, [c.column for c in stored_columns]].copy()
+                for c in stored_columns:
+                    if c.type == "bigint":
+                        staged[c.column] = staged[c.column].astype("Int64")
+                staged.insert(0, "customer_key", keys[valid].to_numpy())
+                staged.insert(1, "as_of_date", dates[valid].to_numpy())
+                staged["line_number"] = np.asarray(check.line_numbers)[valid]
+                copy_in(conn, copy, staged)
+                rows_in += len(chunk)
+                bar.update(len(chunk))
+        quarantine_duplicates(conn, stream, "source_staging", key=duplicate_key, shown="s.customer_key",
+                              name=layout.key_header or "row")
+        loaded, labels = conn.execute(SQL.compose(
+            "staged_counts", label=sql.Identifier(label.column) if label else sql.SQL("NULL"))).fetchone()
+        return Staged(rows_in, loaded, labels)
+
+    def publish(conn: psycopg.Connection, batch_id: int) -> None:
         conn.execute(SQL.query("assign_customer_ids"), {"source": name})
         conn.execute(SQL.query("attach_customer_ids"), {"source": name})
         update = sql.SQL(", ").join(sql.SQL("{} = excluded.{}").format(n, n) for n in names)
-        conn.execute(SQL.compose("upsert_source_snapshots", table=sql.Identifier(name), columns=cols,
+        conn.execute(SQL.compose("upsert_source_snapshots", table=sql.Identifier(name), columns=sql.SQL(", ").join(names),
                                  staged_columns=sql.SQL(", ").join(sql.SQL("s.") + n for n in names), update=update),
                      {"source": name, "batch_id": batch_id})
 
-    rejections = check.rejections(layout.key_header, keys.where(keys.notna())) if layout.key_header else \
-        check.rejections(header[0])
-    return load_batch(url, csv_file, target=f"{sources.SOURCE_SCHEMA}.{name}", as_of=as_of, rows_loaded=int(valid.sum()),
-                      rejections=rejections, labels=labels, details=details, write=write)
+    return load_staged(url, source=stream.path, sha256=stream.sha256, target=f"{sources.SOURCE_SCHEMA}.{name}",
+                       as_of=as_of, details=details, stage=stage, publish=publish)
 
 
 def _same_roles(registered: Source, header: list[str], **given) -> None:
@@ -277,9 +335,10 @@ def _same_roles(registered: Source, header: list[str], **given) -> None:
 
 
 def _typed(check: Checker, columns: list[Column], layout: Source, sha256: str, as_of: dt.date | None
-           ) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
-    """The typed values of every stored column, the key as text and each row's snapshot date; values
-    that do not fit are recorded as rejections on ``check``."""
+           ) -> tuple[pd.DataFrame, pd.Series, pd.Series, pd.Series]:
+    """The typed values of every stored column, the key as text, each row's snapshot date and the key
+    duplicates are found by (with an as-of column: key and date); values that do not fit are recorded
+    as rejections on ``check``."""
     typed = pd.DataFrame(index=check.frame.index)
     lines = pd.Series(check.line_numbers, index=check.frame.index)
     keys = pd.Series(None, index=check.frame.index, dtype=object)
@@ -315,10 +374,10 @@ def _typed(check: Checker, columns: list[Column], layout: Source, sha256: str, a
             typed[c.column] = lowered.isin(LABEL_TRUE).where(known)
         else:
             typed[c.column] = raw.where(raw != "")
-    # One row per customer and date: a key twice (on the same date, with an as-of column) is quarantined.
+    # One row per customer and date: a key twice (on the same date, with an as-of column) is quarantined,
+    # across the whole file, once every chunk is staged.
     both = keys if not layout.as_of_column else keys + " on " + dates.fillna("")
-    check.reject_duplicates(layout.key_header or "row", both.where(keys.notna() & dates.notna()), check.line_numbers)
-    return typed, keys, dates
+    return typed, keys, dates, both.where(keys.notna() & dates.notna())
 
 
 def _row_dates(check: Checker, header: str) -> pd.Series:

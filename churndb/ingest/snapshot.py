@@ -25,7 +25,7 @@ from ..base.dates import not_in_the_future, today
 from ..model import telecom
 from ..store.copy import copy_in
 from ..store.sqlfiles import statements
-from .batch import IngestResult, Staged, load_staged, quarantine
+from .batch import IngestResult, Staged, load_staged, quarantine, quarantine_duplicates
 from .checks import INT32_MAX, INT64_MAX, Checker, Rejection
 from .csvfile import CsvFile, open_csv
 
@@ -47,7 +47,7 @@ class CheckedChunk:
 
 def check_chunk(csv_file: CsvFile) -> CheckedChunk:
     """Check every record of a chunk against the telecom layout; nothing is dropped silently.  A customer
-    id seen twice is found across the whole file once every chunk is staged (``_quarantine_duplicates``)."""
+    id seen twice is found across the whole file once every chunk is staged (``quarantine_duplicates``)."""
     check = Checker(csv_file)
     out = pd.DataFrame(index=check.frame.index)
     for col in telecom.COLUMNS:
@@ -94,7 +94,8 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_ro
                 copy_in(conn, SQL.compose("copy_snapshot_staging", columns=columns), staged)
                 rows_in += len(records)
                 bar.update(len(records))
-        _quarantine_duplicates(conn, stream)
+        quarantine_duplicates(conn, stream, "snapshot_staging", key="s.customer_id::text",
+                              shown="s.customer_id::text", name="customer_id")
         loaded, labels = conn.execute(SQL.query("staged_counts")).fetchone()
         return Staged(rows_in, loaded, labels)
 
@@ -104,18 +105,6 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_ro
 
     return load_staged(url, source=stream.path, sha256=stream.sha256, target=SNAPSHOT_TABLE, as_of=as_of,
                        details={"ignored_columns": ignored}, stage=stage, publish=publish, ignored_columns=ignored)
-
-
-def _quarantine_duplicates(conn: psycopg.Connection, stream) -> None:
-    """Every copy of a customer id that appears on more than one record, across all chunks, is quarantined
-    with the lines it appears on; the raw text of the copies that were staged is read again from the file."""
-    conn.execute(SQL.query("find_duplicates"))
-    conn.execute(SQL.query("mark_rejected_duplicates"))
-    moved = {r[0] for r in conn.execute(SQL.query("quarantine_staged_duplicates")).fetchall()}
-    if moved:
-        raw = stream.records_at(moved)
-        with conn.cursor() as cur:
-            cur.executemany(SQL.query("fill_raw_line"), [{"raw": raw.get(n, ""), "line_number": n} for n in moved])
 
 
 def _write_ints(frame: pd.DataFrame) -> None:

@@ -25,7 +25,7 @@ from ..base.text import column_identifier
 from ..store.copy import copy_in
 from ..store.sqlfiles import statements
 from .batch import IngestResult, load_batch
-from .checks import FALSE_WORDS, INT64_MAX, TRUE_WORDS, Checker, numeric_text
+from .checks import FALSE_WORDS, INT64_MAX, TRUE_WORDS, Checker, read_numbers
 from .csvfile import AUTO, read_csv
 
 SQL = statements(__name__)
@@ -57,20 +57,45 @@ class ColumnPlan:
     sql_type: str  # bigint | double precision | boolean | text
 
 
-def infer_type(values: pd.Series, decimal: str = ".") -> str:
-    present = values[values != ""]
-    if present.empty:
+@dataclass
+class TypeEvidence:
+    """What a column's values say about its type, added up chunk by chunk (a file need not be held
+    whole to type it): the same rule as for all values at once."""
+    present: int = 0
+    boolean_words: int = 0
+    zero_one: int = 0
+    finite: int = 0
+    whole: bool = True
+
+    def add(self, values: pd.Series, decimal: str = ".") -> "TypeEvidence":
+        present = values[values != ""]
+        if present.empty:
+            return self
+        lowered = present.str.lower()
+        self.present += len(present)
+        self.boolean_words += int(lowered.isin(BOOLEAN_WORDS).sum())
+        self.zero_one += int(lowered.isin({"0", "1"}).sum())
+        numbers = read_numbers(present, decimal)
+        finite = numbers[np.isfinite(numbers.to_numpy())]
+        self.finite += len(finite)
+        if len(finite):
+            self.whole = self.whole and bool((finite == np.floor(finite)).all() and (finite.abs() < 2**62).all())
+        return self
+
+    @property
+    def type(self) -> str:
+        if not self.present:
+            return "text"
+        if self.boolean_words == self.present and self.zero_one != self.present:
+            return "boolean"
+        failures = self.present - self.finite
+        if self.finite >= 2 and failures <= max(1, NON_NUMERIC_TOLERANCE * self.present):
+            return "bigint" if self.whole else "double precision"
         return "text"
-    lowered = present.str.lower()
-    if lowered.isin(BOOLEAN_WORDS).all() and not lowered.isin({"0", "1"}).all():
-        return "boolean"
-    numbers = pd.to_numeric(numeric_text(present, decimal), errors="coerce")
-    finite = numbers.notna() & np.isfinite(numbers.astype(float))
-    failures = int((~finite).sum())
-    if finite.sum() >= 2 and failures <= max(1, NON_NUMERIC_TOLERANCE * len(present)):
-        whole = (numbers[finite] == np.floor(numbers[finite])).all() and (numbers[finite].abs() < 2**62).all()
-        return "bigint" if whole else "double precision"
-    return "text"
+
+
+def infer_type(values: pd.Series, decimal: str = ".") -> str:
+    return TypeEvidence().add(values, decimal).type
 
 
 def plan_columns(header: list[str], frame: pd.DataFrame, id_column: str, label_column: str | None,

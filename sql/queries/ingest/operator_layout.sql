@@ -5,10 +5,16 @@
 -- name: create_source_staging
 -- Session-local landing table for COPY; dropped at commit.
 CREATE TEMP TABLE source_staging (LIKE churndb_source.{table}) ON COMMIT DROP;
-ALTER TABLE source_staging ALTER COLUMN customer_id DROP NOT NULL, ALTER COLUMN batch_id DROP NOT NULL;
+ALTER TABLE source_staging ALTER COLUMN customer_id DROP NOT NULL, ALTER COLUMN batch_id DROP NOT NULL,
+    ADD COLUMN line_number integer;
 
 -- name: copy_source_staging
 COPY source_staging ({columns}) FROM STDIN WITH (FORMAT csv);
+
+-- name: staged_counts
+-- Rows staged (duplicates already moved to the quarantine) and labels among them; {label}: the label
+-- column, or NULL.
+SELECT count(*), count({label}) FROM source_staging;
 
 -- name: assign_customer_ids
 -- Keys seen for the first time get churndb's id (then attach_customer_ids puts it on every staged row).

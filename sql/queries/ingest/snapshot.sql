@@ -7,40 +7,6 @@ CREATE TEMP TABLE snapshot_staging (LIKE churndb.customer_snapshots) ON COMMIT D
 ALTER TABLE snapshot_staging ADD COLUMN is_churn smallint, ADD COLUMN line_number integer,
     ALTER COLUMN batch_id DROP NOT NULL;
 
--- name: find_duplicates
--- Customer ids on more than one record of the file (chunks apart, or one copy already rejected for
--- another reason), with the first lines they stand on: every copy is quarantined, we cannot tell
--- which one is right.
-CREATE TEMP TABLE batch_duplicates ON COMMIT DROP AS
-WITH keys AS (
-    SELECT customer_id::text AS key, line_number FROM snapshot_staging
-    UNION ALL
-    SELECT key, line_number FROM batch_rejections WHERE key IS NOT NULL
-)
-SELECT key, array_to_string((array_agg(line_number ORDER BY line_number))[1:5], ', ') AS lines
-FROM keys GROUP BY key HAVING count(*) > 1;
-
--- name: mark_rejected_duplicates
--- The already-rejected copies get the reason added ...
-UPDATE batch_rejections r
-SET reason = r.reason || '; customer_id ' || d.key || ' appears more than once (lines ' || d.lines || ')'
-FROM batch_duplicates d WHERE r.key = d.key;
-
--- name: quarantine_staged_duplicates
--- ... then the staged copies move to the quarantine (their raw text is filled in afterwards).
-WITH moved AS (
-    DELETE FROM snapshot_staging s USING batch_duplicates d WHERE s.customer_id::text = d.key
-    RETURNING s.line_number, s.customer_id, d.lines
-)
-INSERT INTO batch_rejections (line_number, customer_id, key, raw_line, reason)
-SELECT line_number, customer_id::text, customer_id::text, NULL,
-       'customer_id ' || customer_id || ' appears more than once (lines ' || lines || ')'
-FROM moved
-RETURNING line_number;
-
--- name: fill_raw_line
-UPDATE batch_rejections SET raw_line = %(raw)s WHERE line_number = %(line_number)s AND raw_line IS NULL;
-
 -- name: staged_counts
 SELECT count(*), count(is_churn) FROM snapshot_staging;
 
