@@ -147,7 +147,8 @@ def variant_c(url: str) -> dict:
                              "model_version": 1, **{c: scored[c] for c in ("churn_probability", "risk_score",
                              "risk_category", "retention_action", "estimated_intervention_cost",
                              "estimated_revenue_at_risk")}, "snapshot_date": frame["as_of_date"], "is_shadow": False,
-                             "top_reasons": None, "source": "telecom", "customer_key": frame["customer_id"].astype(str)})
+                             "top_reasons": None, "source": "telecom", "customer_key": frame["customer_id"].astype(str),
+                             "offer_arm": None, "expected_uplift": None})
         conn.execute("CREATE TABLE public.floor_history (LIKE churndb.score_history INCLUDING DEFAULTS INCLUDING INDEXES)")
         text = rows.to_csv(index=False, header=False)
         t0 = time.perf_counter()

@@ -16,10 +16,10 @@ from tests.conftest import TRAINED_ROWS, run_score
 
 HISTORY = ("SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, "
            "estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, top_reasons, is_shadow, "
-           "model_version FROM score_history WHERE run_id = %s ORDER BY customer_id")
+           "model_version, offer_arm FROM score_history WHERE run_id = %s ORDER BY customer_id")
 TARGETS = ("SELECT customer_id, churn_probability, risk_score, risk_category, retention_action, suggested_offer, "
            "estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, "
-           "treatment_group, is_current FROM retention_targets ORDER BY customer_id")
+           "treatment_group, is_current, offer_arm FROM retention_targets ORDER BY customer_id")
 
 
 def _one(conn, sql, *params):
@@ -31,6 +31,15 @@ def _published(conn, run_id):
 
 
 def test_dask_run_publishes_exactly_what_a_local_run_does(cli, trained_conn):
+    # A policy that tests two offers in High: arms are drawn the same on the workers as locally.
+    trained_conn.execute("""
+        WITH p AS (INSERT INTO segment_policy (effective_from, success_rate, value_horizon_months, control_share)
+                   VALUES (now(), 0.4, 12, 0.1) RETURNING policy_version),
+             b AS (INSERT INTO segment_policy_bands SELECT p.policy_version, b.risk_category, b.min_score,
+                          b.max_score, b.retention_action, b.intervention_cost, b.targeted
+                   FROM p, segment_policy_bands b WHERE b.policy_version = 1 RETURNING policy_version)
+        INSERT INTO segment_policy_arms SELECT DISTINCT policy_version, 'High', arm, offer, 0.5, cost
+        FROM b, (VALUES ('A', 'Loyalty discount', 60), ('B', 'Data upgrade', NULL)) a (arm, offer, cost)""")
     local = run_score(cli)
     local_history, local_targets = _published(trained_conn, local["run_id"])
     dask = run_score(cli, "--executor", "dask", "--workers", "2", "--partitions", "5")
@@ -39,7 +48,8 @@ def test_dask_run_publishes_exactly_what_a_local_run_does(cli, trained_conn):
     assert dask["executor"] == "dask" and dask["partitions"] == 5
     assert len(dask_history) == TRAINED_ROWS
     assert dask_history == local_history          # same probabilities, categories, reasons, to the last bit
-    assert dask_targets == local_targets          # same targets, offers and control group
+    assert dask_targets == local_targets          # same targets, offers, arms and control group
+    assert {t[-1] for t in dask_targets} == {None, "A", "B"}
     for key in ("customers_scored", "targets", "control_group", "segments"):
         assert dask[key] == local[key], key
     summaries = trained_conn.execute(
