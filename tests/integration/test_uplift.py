@@ -143,6 +143,15 @@ def test_uplift_targeting_ranks_the_budget_by_what_a_contact_buys(trained_conn, 
     left = history[~history["customer_id"].isin(kept)]
     left_value = frame.set_index("customer_id").loc[left["customer_id"], "monthly_charges"].to_numpy() * 12
     assert len(left) and (left["uplift"].to_numpy() * left_value - 150 <= targets["net"].min() + 0.01).all()
+    # A Dask run ranks by the same model: its workers load and verify it and publish the same targets.
+    on_dask = run_score(cli, "--campaign", "next", "--no-reasons", "--executor", "dask", "--workers", "2",
+                        "--partitions", "3")
+    assert on_dask["targeting"] == by_uplift["targeting"]
+    again = trained_conn.execute(
+        "SELECT customer_id, expected_uplift, expected_net_value::float8, uplift_model_version, treatment_group "
+        "FROM retention_targets WHERE is_current ORDER BY customer_id").fetchall()
+    assert again == [tuple(r) for r in targets[["customer_id", "uplift", "net", "model", "group"]]
+                     .sort_values("customer_id").itertuples(index=False)]
     # The control draw is the same hash under both targetings (same campaign): a customer who is control
     # under one and a target under the other would be a biased measurement.
     control_ids = set(targets.loc[targets["group"] == "control", "customer_id"])
