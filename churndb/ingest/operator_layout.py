@@ -102,14 +102,6 @@ def _profile(stream: CsvStream, decimal: str, key_header: str | None) -> FilePro
     return FileProfile(sample, types, keys_seen, integer_key, records)
 
 
-def _key_in_file(header: list[str], key: str | None) -> str | None:
-    """The file's header cell for a key column named as written or as its identifier."""
-    if key is None or key in header:
-        return key
-    same = [h for h in header if column_identifier(h) == column_identifier(key)]
-    return same[0] if len(same) == 1 else None
-
-
 def plan_layout(name: str, profile: "FileProfile", header: list[str], *, key: str | None, label: str | None,
                 value: str | None, as_of_column: str | None, exclude: list[str], decimal: str,
                 row_ids: bool) -> Source:
@@ -219,7 +211,7 @@ def register_from_file(url: str, path: Path, name: str, *, id_column: str | None
     """``sources add``: register a source's layout from a sample file, loading none of its rows."""
     name = sources.source_name(name)
     stream = open_csv(Path(path), delimiter=delimiter)
-    profile = _profile(stream, decimal, _key_in_file(stream.header, id_column))
+    profile = _profile(stream, decimal, _header_for(stream.header, id_column, "--id-column"))
     layout = _new_layout(name, profile, stream.header, id_column=id_column,
                          label_column=label_column, value_column=value_column, as_of_column=as_of_column,
                          exclude=exclude, decimal=decimal, row_ids=row_ids)
@@ -250,7 +242,13 @@ def ingest_source(url: str, path: Path, name: str, *, id_column: str | None = No
     header = stream.header
     if registered is not None and registered.is_telecom:
         raise InputError("telecom is the built-in layout: load it with `churndb ingest FILE` (no --source)")
-    key_header = _key_in_file(header, id_column if registered is None else registered.key_header)
+    if registered is None:  # a mistyped --id-column is one line before the file is read
+        key_header = _header_for(header, id_column, "--id-column")
+    else:
+        try:
+            key_header = _header_for(header, registered.key_header, "the key column")
+        except InputError:  # a registered key missing from the file is check_layout's one line
+            key_header = None
     profile = _profile(stream, decimal, key_header)  # the layout is decided before anything is written
     if registered is None:
         layout = _new_layout(name, profile, header, id_column=id_column, label_column=label_column,

@@ -228,16 +228,17 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     arms = offer_arms(scored["customer_id"].to_numpy()[contacted], scored["risk_category"].to_numpy()[contacted],
                       campaign_id, policy)
     scored["offer_arm"] = None
-    if policy.arms and contacted.any():
-        scored.loc[contacted, "offer_arm"] = arms
-        by_arm = {(a.risk_category, a.arm): a for a in policy.arms}
-        for i, arm in zip(np.flatnonzero(contacted), arms):
-            if arm is not None:
-                chosen = by_arm[(scored.at[i, "risk_category"], arm)]
-                offers[i] = chosen.offer
-                if chosen.intervention_cost is not None:
-                    scored.at[i, "estimated_intervention_cost"] = chosen.intervention_cost
     scored["suggested_offer"] = offers
+    if policy.arms and contacted.any():
+        # An arm sets the offer made, and its own cost where it has one.
+        scored.loc[contacted, "offer_arm"] = arms
+        offer_of = {(a.risk_category, a.arm): a.offer for a in policy.arms}
+        cost_of = {(a.risk_category, a.arm): a.intervention_cost for a in policy.arms if a.intervention_cost is not None}
+        chosen = list(zip(scored["risk_category"], scored["offer_arm"]))
+        offer = pd.Series([offer_of.get(k) for k in chosen], index=scored.index, dtype=object)
+        cost = pd.Series([cost_of.get(k, np.nan) for k in chosen], index=scored.index, dtype=float)
+        scored["suggested_offer"] = offer.where(offer.notna(), scored["suggested_offer"])
+        scored["estimated_intervention_cost"] = cost.fillna(scored["estimated_intervention_cost"]).astype(float)
     scored["expected_uplift"] = np.nan
     if uplift is not None and targeted.any():
         # What a contact buys: the predicted fall in churn probability x the customer's value over the

@@ -83,8 +83,7 @@ def resolve(conn: psycopg.Connection, model: str | int | None, source: str = TEL
         version = int(model)
     except (TypeError, ValueError):
         raise ChurnDBError(f"model {model!r} is not a version number or 'champion'") from None
-    if not conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone():
-        raise ChurnDBError(f"there is no model version {version}")
+    _status(conn, version)
     return version
 
 
@@ -108,10 +107,16 @@ def load_uplift(conn: psycopg.Connection, key: bytes, version: int):
 
 
 def model_kind(conn: psycopg.Connection, version: int) -> str:
+    """'churn' or 'uplift'."""
+    return _status(conn, version)[2]
+
+
+def _status(conn: psycopg.Connection, version: int) -> tuple[str, str, str]:
+    """(status, source, kind) of a model version; one line when there is none."""
     row = conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone()
     if not row:
         raise ChurnDBError(f"there is no model version {version}")
-    return row[2]
+    return row
 
 
 def stored_artifact(conn: psycopg.Connection, version: int) -> tuple[bytes, str, str | None]:
@@ -133,10 +138,7 @@ def verified_model(key: bytes, version: int, artifact: bytes, digest: str, signa
 
 def model_source(conn: psycopg.Connection, version: int) -> str:
     """The source a model version was trained on (``telecom`` for the built-in layout)."""
-    row = conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone()
-    if not row:
-        raise ChurnDBError(f"there is no model version {version}")
-    return row[1]
+    return _status(conn, version)[1]
 
 
 def champion_version(conn: psycopg.Connection, source: str = TELECOM, kind: str = "churn") -> int | None:
@@ -173,11 +175,9 @@ def show(conn: psycopg.Connection, version: int) -> dict:
 
 
 def promote(conn: psycopg.Connection, version: int, reason: str, details: dict | None = None) -> dict:
-    """Make ``version`` the champion of its source (call inside a transaction)."""
+    """Make ``version`` the champion of its source and kind (call inside a transaction)."""
     conn.execute(SQL.query("lock_models"))
-    status = conn.execute(SQL.query("model_status"), {"model_version": version}).fetchone()
-    if not status:
-        raise ChurnDBError(f"there is no model version {version}")
+    status = _status(conn, version)
     if status[0] == "champion":
         raise ChurnDBError(f"model {version} is already the champion")
     if status[0] == "rejected":
