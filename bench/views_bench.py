@@ -37,21 +37,22 @@ QUERIES = {
     "v_score_drift": "SELECT * FROM churndb.v_score_drift",
 }
 
+NEW_RUN = """
+INSERT INTO churndb.scoring_runs (model_version, policy_version, as_of_date, source, campaign_id, status,
+                                  started_at, finished_at, customers_scored, targets, summary)
+SELECT model_version, policy_version, as_of_date, source, campaign_id, 'succeeded',
+       started_at + make_interval(days => %(i)s), finished_at + make_interval(days => %(i)s),
+       customers_scored, targets, summary
+FROM churndb.scoring_runs WHERE run_id = %(base)s
+RETURNING run_id, started_at
+"""
+# Each run's rows go into its own partition of its month (migration 0010), as a scoring run's would.
 REPLICATE = """
-WITH new_run AS (
-    INSERT INTO churndb.scoring_runs (model_version, policy_version, as_of_date, source, campaign_id, status,
-                                      started_at, finished_at, customers_scored, targets, summary)
-    SELECT model_version, policy_version, as_of_date, source, campaign_id, 'succeeded',
-           started_at + make_interval(days => %(i)s), finished_at + make_interval(days => %(i)s),
-           customers_scored, targets, summary
-    FROM churndb.scoring_runs WHERE run_id = %(base)s
-    RETURNING run_id, started_at
-)
 INSERT INTO churndb.score_history
-SELECT n.started_at, n.run_id, h.customer_id, h.model_version, h.churn_probability, h.risk_score, h.risk_category,
+SELECT %(started_at)s, %(run_id)s, h.customer_id, h.model_version, h.churn_probability, h.risk_score, h.risk_category,
        h.retention_action, h.estimated_intervention_cost, h.estimated_revenue_at_risk, h.snapshot_date, h.is_shadow,
        h.top_reasons
-FROM churndb.score_history h, new_run n WHERE h.run_id = %(base)s
+FROM churndb.score_history h WHERE h.run_id = %(base)s
 """
 SUMMARIES = """
 INSERT INTO churndb.run_segment_summary SELECT r.run_id, s.risk_category, s.min_score, s.customers, s.avg_score,
@@ -78,7 +79,10 @@ def main() -> None:
         t0 = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as conn:
             for i in range(1, args.runs):
-                conn.execute(REPLICATE.replace("%(i)s", str(i)).replace("%(base)s", str(base)))
+                run_id, started_at = conn.execute(NEW_RUN, {"i": i, "base": base}).fetchone()
+                conn.execute("SELECT churndb.ensure_score_history_partition(%s), churndb.add_run_history_partition(%s)",
+                             (started_at, run_id))
+                conn.execute(REPLICATE, {"started_at": started_at, "run_id": run_id, "base": base})
             conn.execute(SUMMARIES.replace("%(base)s", str(base)))
             conn.execute("VACUUM ANALYZE")
             rows = conn.execute("SELECT count(*) FROM churndb.score_history").fetchone()[0]

@@ -11,6 +11,9 @@ maintenance job (``churndb history`` / the ``history`` scheduled job):
   logged in ``history_archive``, still append-only).  Newer partitions are not touched, and the
   views over ``score_history`` keep working; they no longer see archived rows.
 
+Each month is partitioned by run (migration 0010): a run's rows are one table, attached when the run
+publishes, and archived with its month.
+
 Detaching takes a short exclusive lock on ``score_history``.  Maintenance
 waits at most ``lock_wait`` for it (a publishing run holds the table for a
 while) and then leaves that partition for the next maintenance run.
@@ -97,10 +100,12 @@ def _archive(conn: psycopg.Connection, p: Partition, lock_wait: str) -> bool:
             conn.execute(SQL.query("set_local_lock_timeout"), {"wait": lock_wait})
             rows = conn.execute(SQL.compose("count_partition_rows", partition=table)).fetchone()[0]
             conn.execute(SQL.compose("detach_history_partition", partition=table))
-            conn.execute(SQL.compose("move_to_archive", partition=table, archive=sql.Identifier(ARCHIVE_SCHEMA)))
-            archived = sql.Identifier(ARCHIVE_SCHEMA, p.name)
-            conn.execute(SQL.compose("archive_read_only", archived=archived))
-            conn.execute(SQL.compose("grant_archive_to_auditor", archived=archived))
+            runs = [r[0] for r in conn.execute(SQL.query("runs_of_month"), {"month": p.name}).fetchall()]
+            archive = sql.Identifier(ARCHIVE_SCHEMA)
+            for name in [p.name, *runs]:  # the month and its runs' tables, together
+                conn.execute(SQL.compose("move_to_archive", partition=sql.Identifier("churndb", name), archive=archive))
+                conn.execute(SQL.compose("grant_archive_to_auditor", archived=sql.Identifier(ARCHIVE_SCHEMA, name)))
+            conn.execute(SQL.compose("archive_read_only", archived=sql.Identifier(ARCHIVE_SCHEMA, p.name)))
             conn.execute(SQL.query("log_archived_partition"), {
                 "name": p.name, "range_from": p.range_from, "range_to": p.range_to, "rows": rows,
                 "archived_to": f"{ARCHIVE_SCHEMA}.{p.name}"})

@@ -9,17 +9,22 @@ The coordinator (the ``churndb score`` process):
 2. submits one task per slice.  A worker verifies and loads the model itself
    (the signing key comes from the worker's own environment, never through the
    scheduler), imports the snapshot, reads its slice in key-ordered chunks,
-   scores it exactly as the local executor does, and writes the rows with COPY
-   into the run's own ``score_staging`` partition — marking the slice done in
-   the same transaction;
-3. when every slice is done, publishes in one transaction: staged rows into
-   ``score_history``, targets into ``retention_targets``, summaries, status.
+   scores it exactly as the local executor does, and writes with COPY its
+   history rows into the run's own (unattached) history table and its
+   candidate targets into the run's ``score_staging`` partition — marking the
+   slice done in the same transaction;
+3. when every slice is done, builds the history table's indexes and publishes
+   in one transaction: the history table attached to ``score_history`` (a
+   catalog change: no history row is copied), targets into
+   ``retention_targets``, summaries, status.
 
 Nothing a reader looks at changes before step 3 commits.  A slice whose
 worker is lost is run again by Dask: if the lost attempt had committed, the
 retry finds the slice done and returns its stored counts; if not, nothing of
-it was written.  Either way no row is written twice (the publish also checks
-that the staged rows are exactly one per customer).
+it was written.  Either way no row is written twice (the history table's
+primary key is built before the publish, and the staged targets are counted
+against the slices' own counts: an unlogged staging table emptied by a server
+crash fails the run, never publishes less).
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ def run(url: str, control: psycopg.Connection, run: RunSpec, stages: Stages, *,
             snapshot = holder.execute(SQL.query("export_snapshot")).fetchone()[0]
             total, slices = plan(holder, run.as_of, partitions, partition_rows, workers, run.source)
             control.execute(SQL.query("create_run_staging"), {"run_id": run.run_id})
+            pipeline.create_run_history(control, run.run_id)
             with control.transaction():
                 for no, (after, upto) in enumerate(slices):
                     control.execute(SQL.query("insert_partition"), {"run_id": run.run_id, "partition_no": no,
@@ -225,17 +231,17 @@ def _result(future) -> dict:
 def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int) -> None:
     writer = db.connect(url, application="churndb-score-publish")
     try:
+        with writer.transaction():  # committed on its own: readers still see nothing of the run
+            stages.timed("write", pipeline.index_run_history, writer, run.run_id)
         with writer.transaction():
             t = time.perf_counter()
             done, planned, customers = writer.execute(SQL.query("partitions_state"), {"run_id": run.run_id}).fetchone()
             rows, distinct = writer.execute(SQL.query("staged_rows"), {"run_id": run.run_id}).fetchone()
-            if done != planned or not (rows == distinct == customers == tally.customers == expected):
+            staged = 0 if run.shadow else tally.targeted
+            if done != planned or not (customers == tally.customers == expected) or not (rows == distinct == staged):
                 raise ChurnDBError(
-                    f"run {run.run_id}: {done} of {planned} partitions done, {rows} rows staged for {distinct} "
-                    f"customers, {expected} expected; nothing was published")
-            writer.execute(SQL.query("move_staged_history"), {
-                "run_id": run.run_id, "scored_at": run.started_at, "model_version": run.model_version,
-                "is_shadow": run.shadow, "source": run.source.name})
+                    f"run {run.run_id}: {done} of {planned} partitions done for {customers} of {expected} customers, "
+                    f"{rows} targets staged for {distinct} customers ({staged} scored); nothing was published")
             pipeline.create_target_staging(writer)
             if not run.shadow:
                 writer.execute(SQL.query("stage_targets_from_staging"), {"run_id": run.run_id})
@@ -277,7 +283,8 @@ def _worker_threads() -> int:
 
 
 def score_partition(task: PartitionTask) -> dict:
-    """Score one slice and commit it to the run's staging partition; returns the slice's tally.
+    """Score one slice and commit it to the run's history table and staging partition; returns the
+    slice's tally.
 
     Idempotent: a slice already done returns its stored tally and writes nothing."""
     run = task.run
@@ -301,11 +308,8 @@ def score_partition(task: PartitionTask) -> dict:
         stages = Stages()
         with reader.transaction():
             reader.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(task.snapshot)))
-            pipeline.stream(reader, fitted, run, stages, tally,
-                            lambda scored, chunk: copy_in(writer, SQL.query("copy_staging"),
-                                                          _staging_frame(scored, chunk, task)),
-                            uplift=uplift,
-                            after=task.after, upto=task.upto)
+            pipeline.stream(reader, fitted, run, stages, tally, lambda scored, chunk: _write(writer, scored, chunk, task),
+                            uplift=uplift, after=task.after, upto=task.upto)
         result = {**tally.to_json(), "stage_seconds": stages.rounded()}
         writer.execute(SQL.query("finish_partition"), {**ids, "customers": tally.customers,
                                                    "summary": json.dumps(result)})
@@ -324,6 +328,14 @@ def _stored(conn: psycopg.Connection, ids: dict) -> dict:
     if status != "done":
         raise ChurnDBError(f"partition {ids['partition_no']} of run {ids['run_id']} is not in this run's plan")
     return summary
+
+
+def _write(writer: psycopg.Connection, scored, chunk, task: PartitionTask) -> None:
+    """A chunk's history rows into the run's table; (unless shadow) its candidate targets into staging."""
+    pipeline.write_history(writer, scored, chunk, task.run)
+    targeted = scored["targeted"].to_numpy()
+    if not task.run.shadow and targeted.any():
+        copy_in(writer, SQL.query("copy_staging"), _staging_frame(scored[targeted], chunk[targeted], task))
 
 
 def _staging_frame(scored, chunk, task: PartitionTask):

@@ -2,8 +2,8 @@
 
 The latest snapshot of every customer is streamed in key-ordered chunks from one REPEATABLE READ
 snapshot (memory stays flat; the run sees one consistent state of the customer base), scored, and
-written with COPY into ``score_history`` and the run's staged targets, all in the run's one write
-transaction, which ends with the publish.
+written with COPY into the run's own history table and its staged targets, all in the run's one write
+transaction, which ends with the publish (attaching the table to ``score_history``).
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ def run(url: str, model: ChurnModel, spec: RunSpec, stages: Stages, uplift=None)
         with reader.transaction(), writer.transaction():
             total = pipeline.count_customers(reader, spec.as_of, spec.source)
             pipeline.create_target_staging(writer)
+            pipeline.create_run_history(writer, spec.run_id)
             with progress.bar(total, f"scoring run {spec.run_id}", unit="customers") as bar:
                 pipeline.stream(reader, model, spec, stages, tally,
                                 lambda scored, chunk: pipeline.write_history_and_targets(writer, scored, chunk, spec),
                                 progress=bar, uplift=uplift)
+            stages.timed("write", pipeline.index_run_history, writer, spec.run_id)
             publish(writer, spec, tally, stages, expected=total)
     finally:
         reader.close()

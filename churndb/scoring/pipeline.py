@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from ..model import drift
 from ..model.predictor import ChurnModel
@@ -129,21 +130,24 @@ class Tally:
     targets: int = 0
     controls: int = 0
     partitions: int = 0
+    targeted: int = 0  # before the caps: the rows a run stages as candidate targets
 
     def add_chunk(self, scored: pd.DataFrame, chunk: pd.DataFrame, baseline: dict) -> None:
         self.customers += len(scored)
+        self.targeted += int(scored["targeted"].sum())
         self.categories.update(scored["risk_category"].str.lower())
         self.score_bands += drift.score_band_counts(scored["risk_score"].to_numpy())
         for column, c in drift.counts_for(chunk, baseline).items():
             self.features[column] = self.features.get(column, 0) + c
 
     def to_json(self) -> dict:
-        return {"customers": self.customers, "categories": dict(self.categories),
+        return {"customers": self.customers, "targeted": self.targeted, "categories": dict(self.categories),
                 "score_bands": self.score_bands.tolist(),
                 "features": {k: np.asarray(v).tolist() for k, v in self.features.items()}}
 
     def add_json(self, part: dict) -> None:
         self.customers += part["customers"]
+        self.targeted += part["targeted"]
         self.categories.update(part["categories"])
         self.score_bands += np.asarray(part["score_bands"], dtype=np.int64)
         for column, c in part["features"].items():
@@ -271,7 +275,7 @@ def as_written(reason: dict, source: Source, model: ChurnModel) -> dict:
 # ---- writing ----------------------------------------------------------------------------------------------
 
 def history_frame(scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> pd.DataFrame:
-    """One chunk's rows for score_history, in ``copy_score_history`` column order."""
+    """One chunk's rows for score_history, in ``copy_run_history`` column order."""
     return pd.DataFrame({
         "scored_at": run.started_at.isoformat(), "run_id": run.run_id, "customer_id": scored["customer_id"],
         "model_version": run.model_version, "churn_probability": scored["churn_probability"],
@@ -295,10 +299,27 @@ def create_target_staging(writer: psycopg.Connection) -> None:
     writer.execute(SQL.query("create_target_staging"))
 
 
+def create_run_history(writer: psycopg.Connection, run_id: int) -> None:
+    """The run's own history table, written while it scores and attached to ``score_history`` when it
+    publishes (migration 0010): the publish copies no history row, for either executor."""
+    writer.execute(SQL.query("create_run_history"), {"run_id": run_id})
+
+
+def index_run_history(writer: psycopg.Connection, run_id: int) -> None:
+    """After the last row: the run table's indexes (those of every ``score_history`` partition)."""
+    writer.execute(SQL.query("index_run_history"), {"run_id": run_id})
+
+
+def write_history(writer: psycopg.Connection, scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> None:
+    """One chunk's history rows into the run's table (``create_run_history``)."""
+    table = sql.Identifier("churndb", f"score_history_r{int(run.run_id)}")
+    copy_in(writer, SQL.compose("copy_run_history", table=table), history_frame(scored, chunk, run))
+
+
 def write_history_and_targets(writer: psycopg.Connection, scored: pd.DataFrame, chunk: pd.DataFrame,
                               run: RunSpec) -> None:
     """The local executor's write: history rows, and (unless shadow) targeted rows into ``run_targets``."""
-    copy_in(writer, SQL.query("copy_score_history"), history_frame(scored, chunk, run))
+    write_history(writer, scored, chunk, run)
     if not run.shadow:
         copy_in(writer, SQL.query("copy_target_staging"), scored.loc[scored["targeted"], TARGET_COLUMNS])
 

@@ -1,8 +1,8 @@
 """Publishing a run: the last statements of its one write transaction, for both executors.
 
-With history written and the run's targets staged in ``run_targets``: caps applied, the CRM's
-``retention_targets`` refreshed (model-owned columns only), the run's summaries written and the run
-flipped to succeeded.  Readers see all of it or none of it.
+With history written (in the run's own table, attached here) and the run's targets staged in
+``run_targets``: caps applied, the CRM's ``retention_targets`` refreshed (model-owned columns only), the
+run's summaries written and the run flipped to succeeded.  Readers see all of it or none of it.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
         raise ChurnDBError(f"run {run.run_id} scored {tally.customers:,} of the {expected:,} customers of its "
                            "snapshot; nothing was published")
     t = time.perf_counter()
+    writer.execute(SQL.query("attach_run_history"), {"run_id": run.run_id})
     policy = run.policy
     if not run.shadow:
         writer.execute(SQL.query("lock_targets"))

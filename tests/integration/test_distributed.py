@@ -26,6 +26,13 @@ def _one(conn, sql, *params):
     return conn.execute(sql, params).fetchone()[0]
 
 
+def _left_behind(conn) -> int:
+    """A run's staging partitions and never-attached history tables: what an unpublished run must not leave."""
+    return _one(conn, "SELECT (SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass) + "
+                      "(SELECT count(*) FROM pg_class WHERE relnamespace = 'churndb'::regnamespace "
+                      "AND relname ~ '^score_history_r[0-9]+$' AND NOT relispartition)")
+
+
 def _published(conn, run_id):
     return conn.execute(HISTORY, (run_id,)).fetchall(), conn.execute(TARGETS).fetchall()
 
@@ -61,7 +68,7 @@ def test_dask_run_publishes_exactly_what_a_local_run_does(cli, trained_conn):
                                  (dask["run_id"],)).fetchall()
     assert [p[0] for p in parts] == ["done"] * 5 and sum(p[2] for p in parts) == TRAINED_ROWS
     assert all(a[4] == b[3] for a, b in zip(parts, parts[1:]))  # slices tile the key space
-    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert _left_behind(trained_conn) == 0
     assert trained_conn.execute("SELECT run_id FROM v_published_runs ORDER BY run_id DESC LIMIT 1"
                                 ).fetchone()[0] == dask["run_id"]
 
@@ -120,6 +127,7 @@ def test_a_finished_partition_run_again_writes_nothing_twice(trained_db_url, tra
         ).fetchone()
         control.execute("SELECT ensure_score_history_partition(%s)", (started_at,))
         control.execute("SELECT create_run_staging(%s)", (run_id,))
+        control.execute("SELECT create_run_history(%s)", (run_id,))
         with holder.transaction():
             snapshot = holder.execute("SELECT pg_export_snapshot()").fetchone()[0]
             _, slices = distributed.plan(holder, dt.date(2026, 9, 30), 3, 10**6, 1)
@@ -131,10 +139,12 @@ def test_a_finished_partition_run_again_writes_nothing_twice(trained_db_url, tra
                                   shadow=False, reasons=True, chunk_rows=700, baseline={})
             task = distributed.PartitionTask(trained_db_url, run, 1, *slices[1], snapshot)
             first = distributed.score_partition(task)
+            written = _one(trained_conn, f"SELECT count(*) FROM score_history_r{run_id}")
             staged = _one(trained_conn, "SELECT count(*) FROM score_staging WHERE run_id = %s", run_id)
             again = distributed.score_partition(task)
         assert load_settings().signing_key  # the worker verified the artifact with its own key
-        assert again == first and first["customers"] == staged > 0
+        assert again == first and first["customers"] == written > 0 and first["targeted"] == staged > 0
+        assert _one(trained_conn, f"SELECT count(*) FROM score_history_r{run_id}") == written
         assert _one(trained_conn, "SELECT count(*) FROM score_staging WHERE run_id = %s", run_id) == staged
         assert trained_conn.execute("SELECT status, attempts FROM run_partitions WHERE run_id = %s AND "
                                     "partition_no = 1", (run_id,)).fetchone() == ("done", 1)
@@ -148,7 +158,7 @@ def test_unreachable_scheduler_fails_the_run_in_one_line(cli, trained_conn):
     assert res.code != 0
     assert res.err.strip().count("\n") == 0 and "Dask scheduler at tcp://127.0.0.1:9" in res.err
     assert trained_conn.execute("SELECT status FROM scoring_runs").fetchall() == [("failed",)]
-    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert _left_behind(trained_conn) == 0
     assert _one(trained_conn, "SELECT count(*) FROM retention_targets") == 0
 
 
@@ -177,7 +187,7 @@ def test_killed_coordinator_leaves_nothing_and_the_next_run_cleans_up(cli, cli_p
         time.sleep(0.1)
     after = run_score(cli)
     assert after["abandoned_runs_failed"] == [1]
-    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert _left_behind(trained_conn) == 0
     assert _one(trained_conn, "SELECT count(*) FROM score_history") == TRAINED_ROWS
 
 
@@ -195,7 +205,7 @@ def test_workers_verify_the_model_with_their_own_key(cli, trained_conn):
     assert attempts >= 1  # the workers did try, and refused
     assert trained_conn.execute("SELECT status FROM scoring_runs").fetchall() == [("failed",)]
     assert _one(trained_conn, "SELECT count(*) FROM score_history") == 0
-    assert _one(trained_conn, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'churndb.score_staging'::regclass") == 0
+    assert _left_behind(trained_conn) == 0
 
 
 def test_the_config_file_can_make_dask_the_executor(cli, trained_conn, tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ def _history_in(conn, month: dt.date, customers: int = 3) -> int:
     run_id = conn.execute("INSERT INTO scoring_runs (model_version, status, started_at, finished_at) "
                           "VALUES (1, 'succeeded', %s, %s) RETURNING run_id", (at, at)).fetchone()[0]
     conn.execute("SELECT ensure_score_history_partition(%s)", (at,))
+    conn.execute("SELECT add_run_history_partition(%s)", (run_id,))
     for c in range(customers):
         conn.execute("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
                      "risk_score, risk_category, retention_action, estimated_intervention_cost, "
@@ -47,6 +48,10 @@ def test_partitions_ahead_and_retention_archive_only_old_months(trained_db_url, 
                         ("score_history_2025_12", 3, "churndb_archive.score_history_2025_12")]
     assert trained_conn.execute("SELECT count(*), min(run_id) FROM churndb_archive.score_history_2025_06"
                                 ).fetchone() == (3, runs[MONTHS[0]])
+    # the month's run tables went with it: nothing of an archived month is left beside live history
+    assert trained_conn.execute("SELECT to_regclass(%s)::text, to_regclass(%s)", (
+        f"churndb_archive.score_history_r{runs[MONTHS[0]]}", f"churndb.score_history_r{runs[MONTHS[0]]}")
+    ).fetchone() == (f"churndb_archive.score_history_r{runs[MONTHS[0]]}", None)
     for table in ("score_history", "churndb_archive.score_history_2025_06"):  # both stay append-only
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             trained_conn.execute(f"DELETE FROM {table}")
@@ -57,6 +62,8 @@ def test_partitions_ahead_and_retention_archive_only_old_months(trained_db_url, 
 
 def test_a_partition_in_use_is_left_for_the_next_run(trained_db_url, trained_conn):
     _history_in(trained_conn, MONTHS[0])
+    # The months ahead exist (creating one waits for every reader of score_history, as it always has).
+    maintain(trained_db_url, _settings(trained_db_url), today=TODAY)
     with psycopg.connect(trained_db_url) as reader:  # an auditor's open transaction reading the old month
         reader.execute("SELECT count(*) FROM churndb.score_history_2025_06").fetchone()
         result = maintain(trained_db_url, _settings(trained_db_url, retain_months=6, lock_wait="300ms"), today=TODAY)

@@ -143,11 +143,20 @@ def test_the_scorer_cannot_rewrite_the_record(as_role, trained_conn):
         refused(c, "UPDATE model_versions SET artifact_signature = 'forged' WHERE model_version = 1")
         refused(c, "UPDATE scoring_runs SET status = 'succeeded' WHERE run_id = %s", failed)
         refused(c, "INSERT INTO scoring_runs (model_version, status) VALUES (1, 'succeeded')")
+        # a published run gains no row: not through score_history, not into its own table
         refused(c, "INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
                    "risk_score, risk_category, retention_action, estimated_intervention_cost, "
-                   "estimated_revenue_at_risk) SELECT %s::timestamptz + interval '1 second', run_id, customer_id, "
+                   "estimated_revenue_at_risk) SELECT %s, run_id, -customer_id, "
                    "model_version, 0.99, 99, 'Critical', 'x', 0, 0 FROM score_history WHERE run_id = %s LIMIT 1",
                 started_at, run_id)
+        refused(c, f"INSERT INTO score_history_r{run_id} (scored_at, run_id, customer_id, model_version, "
+                   "churn_probability, risk_score, risk_category, retention_action, estimated_intervention_cost, "
+                   "estimated_revenue_at_risk) SELECT %s, run_id, -customer_id, "
+                   "model_version, 0.99, 99, 'Critical', 'x', 0, 0 FROM score_history WHERE run_id = %s LIMIT 1",
+                started_at, run_id)
+        # nor can it open a history table for a run that is not running, or attach one
+        refused(c, "SELECT create_run_history(%s)", run_id)
+        refused(c, "SELECT attach_run_history(%s)", run_id)
     # Nothing changed: one row per customer in the current scores, the champion still model 1.
     assert trained_conn.execute("SELECT count(*) = count(DISTINCT customer_id) FROM v_current_scores").fetchone()[0]
     assert trained_conn.execute("SELECT model_version FROM model_versions WHERE status = 'champion'").fetchone()[0] == 1

@@ -21,6 +21,7 @@ def _run_with_scores(conn):
     run_id, started = conn.execute(
         "INSERT INTO scoring_runs (model_version) VALUES (%s) RETURNING run_id, started_at", (version,)).fetchone()
     conn.execute("SELECT ensure_score_history_partition(%s)", (started,))
+    conn.execute("SELECT add_run_history_partition(%s)", (run_id,))  # the owner writes through the parent
     conn.execute(INSERT_SCORE, (started, run_id, version, 0.8, 80, "Critical"))
     return run_id, started, version
 
@@ -42,10 +43,13 @@ def test_run_and_customer_are_unique_in_history(conn):
         conn.execute(INSERT_SCORE, (started, run_id, version, 0.1, 10, "Low"))
 
 
-def test_history_rows_land_in_a_monthly_partition(conn):
-    _run_with_scores(conn)
-    partition = conn.execute("SELECT tableoid::regclass::text FROM score_history").fetchone()[0]
-    assert partition.startswith("score_history_20")
+def test_history_rows_land_in_their_runs_partition_of_the_month(conn):
+    run_id, started, _ = _run_with_scores(conn)
+    partition, month = conn.execute(
+        "SELECT h.tableoid::regclass::text, i.inhparent::regclass::text FROM score_history h "
+        "JOIN pg_inherits i ON i.inhrelid = h.tableoid").fetchone()
+    assert partition == f"score_history_r{run_id}"
+    assert month == f"score_history_{started:%Y_%m}"
 
 
 def test_at_most_one_champion(conn):

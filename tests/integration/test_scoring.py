@@ -217,7 +217,7 @@ def test_kill_mid_run_publishes_nothing_and_the_next_run_recovers(cli, cli_proce
     while time.monotonic() < deadline and proc.poll() is None:
         # Kill once the run has written part of its history inside its transaction.
         writing = _one(trained_conn, "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                                     "'churndb-score-write' AND query ILIKE 'COPY churndb.score_history%%'")
+                                     "'churndb-score-write' AND query ILIKE 'COPY %%score_history_r%%'")
         if writing:
             time.sleep(0.3)
             proc.kill()
@@ -233,6 +233,8 @@ def test_kill_mid_run_publishes_nothing_and_the_next_run_recovers(cli, cli_proce
     killed_run = _one(trained_conn, "SELECT max(run_id) FROM scoring_runs")
     assert _one(trained_conn, "SELECT status FROM scoring_runs WHERE run_id = %s", killed_run) == "running"
     assert _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s", killed_run) == 0
+    # its own history table went with its transaction
+    assert _one(trained_conn, "SELECT to_regclass(%s)", f"churndb.score_history_r{killed_run}") is None
     assert trained_conn.execute("SELECT customer_id, run_id FROM retention_targets ORDER BY 1").fetchall() == targets_before
     after = run_score(cli)
     assert after["abandoned_runs_failed"] == [killed_run]

@@ -53,6 +53,7 @@ def test_only_succeeded_runs_are_visible(cli, trained_conn):
     run_id, started = trained_conn.execute(
         "INSERT INTO scoring_runs (model_version, status) VALUES (1, 'failed') RETURNING run_id, started_at").fetchone()
     trained_conn.execute("SELECT ensure_score_history_partition(%s)", (started,))
+    trained_conn.execute("SELECT add_run_history_partition(%s)", (run_id,))
     trained_conn.execute("INSERT INTO score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
                          "risk_score, risk_category, retention_action, estimated_intervention_cost, "
                          "estimated_revenue_at_risk) SELECT %s, %s, customer_id, 1, 0.99, 99, 'Critical', 'x', 150, 1 "

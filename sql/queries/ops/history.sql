@@ -20,11 +20,18 @@ SELECT count(*) FROM {partition};
 -- name: detach_history_partition
 ALTER TABLE churndb.score_history DETACH PARTITION {partition};
 
+-- name: runs_of_month
+-- The tables of the runs a month holds (its sub-partitions, migration 0010).
+SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+WHERE i.inhparent = (SELECT oid FROM pg_class WHERE relname = %(month)s AND relnamespace = 'churndb'::regnamespace)
+ORDER BY c.relname;
+
 -- name: move_to_archive
 ALTER TABLE {partition} SET SCHEMA {archive};
 
 -- name: archive_read_only
--- Detaching drops the triggers a partition had from score_history: the archive gets its own.
+-- Detaching drops the triggers a partition had from score_history: the archive gets its own (a month's
+-- run tables inherit them from it; each keeps its own TRUNCATE guard).
 CREATE TRIGGER archive_no_change BEFORE UPDATE OR DELETE ON {archived}
     FOR EACH ROW EXECUTE FUNCTION churndb.refuse_history_change();
 CREATE TRIGGER archive_no_truncate BEFORE TRUNCATE ON {archived}

@@ -59,17 +59,6 @@ FROM churndb.run_partitions WHERE run_id = %(run_id)s;
 -- name: staged_rows
 SELECT count(*), count(DISTINCT customer_id) FROM churndb.score_staging WHERE run_id = %(run_id)s;
 
--- name: move_staged_history
--- The publish transaction: the run's staged rows become its score history.
-INSERT INTO churndb.score_history (scored_at, run_id, customer_id, model_version, churn_probability, risk_score,
-    risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date,
-    is_shadow, top_reasons, source, customer_key, offer_arm, expected_uplift)
-SELECT %(scored_at)s, run_id, customer_id, %(model_version)s, churn_probability, risk_score, risk_category,
-       retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, %(is_shadow)s,
-       top_reasons, %(source)s, customer_key, offer_arm, expected_uplift
-FROM churndb.score_staging
-WHERE run_id = %(run_id)s;
-
 -- name: stage_targets_from_staging
 INSERT INTO run_targets (customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action,
     suggested_offer, estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons,

@@ -19,8 +19,17 @@ COPY (
     LIMIT %(limit)s
 ) TO STDOUT WITH (FORMAT csv, HEADER true);
 
--- name: copy_score_history
-COPY churndb.score_history (scored_at, run_id, customer_id, model_version, churn_probability, risk_score,
+-- name: create_run_history
+-- The run's own history table, churndb.score_history_r<run_id> (unattached: no reader sees it until the
+-- publish attaches it); copy_run_history's table (an Identifier).
+SELECT churndb.create_run_history(%(run_id)s);
+
+-- name: index_run_history
+-- Its two indexes, built once over all its rows (cheaper than keeping them up during the COPYs).
+SELECT churndb.index_run_history(%(run_id)s);
+
+-- name: copy_run_history
+COPY {table} (scored_at, run_id, customer_id, model_version, churn_probability, risk_score,
     risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date,
     is_shadow, top_reasons, source, customer_key, offer_arm, expected_uplift) FROM STDIN WITH (FORMAT csv);
 

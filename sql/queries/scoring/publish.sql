@@ -1,5 +1,10 @@
 -- Statements run by churndb.scoring.publish: Publishing a run: retention targets refreshed and summaries written in the run's transaction.
 
+-- name: attach_run_history
+-- The run's rows become part of score_history: a catalog change (no row is read or copied), and the
+-- run's table no longer takes rows.
+SELECT churndb.attach_run_history(%(run_id)s);
+
 -- name: lock_targets
 -- The publish takes the table before touching rows: a CRM transaction updating its columns waits
 -- (its update is applied after the publish commits, never lost) and the two can never deadlock.
