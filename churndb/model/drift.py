@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .features import frequent_categories
+from .features import category_codes, frequent_categories
 
 FLOOR = 1e-4
 SCORE_BANDS = 10
@@ -52,7 +52,7 @@ def numeric_counts(values: pd.Series, edges: list[float]) -> np.ndarray:
 def categorical_counts(values: pd.Series, categories: list[str]) -> np.ndarray:
     """Counts per known category, then 'other' (unseen), then missing."""
     present = values.notna().to_numpy()
-    idx = pd.Index(categories).get_indexer(values.astype(str))
+    idx = category_codes(values, categories)
     idx = np.where(idx < 0, len(categories), idx)[present]
     counts = np.bincount(idx, minlength=len(categories) + 1).astype(np.int64)
     return np.append(counts, (~present).sum())

@@ -57,6 +57,14 @@ def frequent_categories(values: pd.Series, limit: int = MAX_CATEGORIES) -> list[
     return sorted(counts.index)
 
 
+def category_codes(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """Each value's position in ``categories`` (compared as text), -1 where unseen or missing.  The
+    column is hashed once (``factorize``); only its distinct values are turned into text and looked up."""
+    codes, uniques = pd.factorize(values)
+    lookup = pd.Index(categories).get_indexer(pd.Index(uniques).astype(str))
+    return np.where(codes >= 0, np.append(lookup, -1)[codes], -1)
+
+
 def _ratio(a: pd.Series, b: pd.Series, floor: float) -> pd.Series:
     return a / np.maximum(b.astype(float), floor)
 
@@ -125,9 +133,8 @@ class FeaturePipeline(TransformerMixin, BaseEstimator):
         out = np.empty((len(frame), len(self.feature_names_out_)), dtype=np.float64)
         j = 0
         for c in self.categorical:
-            present = frame[c].notna().to_numpy()
-            codes = pd.Index(self.categories_[c]).get_indexer(frame[c].astype(str)).astype(float)
-            codes[(codes < 0) | ~present] = np.nan  # never seen in training, or missing
+            codes = category_codes(frame[c], self.categories_[c]).astype(float)
+            codes[codes < 0] = np.nan  # never seen in training, or missing
             out[:, j] = codes
             j += 1
         numeric = frame[list(self.numeric)].apply(pd.to_numeric, errors="coerce").astype(float)

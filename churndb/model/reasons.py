@@ -164,19 +164,21 @@ def contributions(model: ChurnModel, matrix: np.ndarray, method: str = "path") -
 
 def top_reasons(model: ChurnModel, matrix: np.ndarray, top_n: int = TOP_N, method: str = "path") -> list[list[dict]]:
     """For each row, up to ``top_n`` features that raise its published risk most, strongest first."""
-    names = model.feature_names
     _, contrib = contributions(model, matrix, method)
     order = np.argsort(-contrib, axis=1)[:, :top_n]
+    strength = np.take_along_axis(contrib, order, axis=1)
+    value = np.take_along_axis(matrix, order, axis=1)
+    labels = [(name, meaning(name)) for name in model.feature_names]
     out = []
-    for i in range(len(matrix)):
+    # numbers converted to Python floats a matrix at a time (``tolist``), not one element at a time
+    for js, cs, vs, missing, raises in zip(order.tolist(), np.round(strength, 4).tolist(), np.round(value, 4).tolist(),
+                                           np.isnan(value).tolist(), (strength > 0).tolist()):
         reasons = []
-        for j in order[i]:
-            c = float(contrib[i, j])
-            if c <= 0:
+        for j, c, v, unknown, up in zip(js, cs, vs, missing, raises):
+            if not up:
                 break
-            value = matrix[i, j]
-            reasons.append({"feature": str(names[j]), "direction": "raises risk", "contribution": round(c, 4),
-                            "value": None if np.isnan(value) else round(float(value), 4),
-                            "meaning": meaning(str(names[j]))})
+            name, text = labels[j]
+            reasons.append({"feature": name, "direction": "raises risk", "contribution": c,
+                            "value": None if unknown else v, "meaning": text})
         out.append(reasons)
     return out

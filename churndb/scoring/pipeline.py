@@ -10,7 +10,6 @@ Stage timings are the time each stage took, so they can add up to more than the 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import orjson
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -228,7 +228,7 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
             found = [[as_written(r, source, model) for r in customer] for customer in found]
         for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
             reasons[i], offers[i] = r, o
-    scored["top_reasons"] = [json.dumps(r) if r is not None else None for r in reasons]
+    scored["top_reasons"] = [orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY).decode() if r is not None else None for r in reasons]
     arms = offer_arms(scored["customer_id"].to_numpy()[contacted], scored["risk_category"].to_numpy()[contacted],
                       campaign_id, policy)
     scored["offer_arm"] = None

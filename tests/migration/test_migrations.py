@@ -63,3 +63,44 @@ def test_installed_views_match_the_current_definitions(empty_db_url):
                 assert a == b, f"view {name} differs from sql/views/{name}.sql: add a migration"
         finally:
             conn.execute("DROP SCHEMA scratch_views CASCADE")
+
+
+HISTORY_ROW = ("INSERT INTO churndb.score_history (scored_at, run_id, customer_id, model_version, churn_probability, "
+               "risk_score, risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk) "
+               "SELECT started_at, run_id, %s, 1, 0.5, 50, 'High', 'call', 75, 10 FROM churndb.scoring_runs "
+               "WHERE run_id = %s")
+
+
+def test_history_written_before_run_partitions_survives_the_upgrade_and_the_way_back(empty_db_url):
+    """0010 turns each month into a run-partitioned one: a month's existing rows are kept (in
+    <month>_before), later runs attach beside them, and the downgrade puts every row back."""
+    migrate.upgrade(empty_db_url, "0009")
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO churndb.model_versions (status, spec, feature_spec, training, metrics, "
+                     "library_versions, artifact, artifact_sha256, artifact_signature) "
+                     "VALUES ('candidate', '{}', '{}', '{}', '{}', '{}', '\\x00', 'x', 'y')")
+        old = conn.execute("INSERT INTO churndb.scoring_runs (model_version, status, started_at, finished_at) "
+                           "VALUES (1, 'succeeded', now(), now()) RETURNING run_id").fetchone()[0]
+        conn.execute("SELECT churndb.ensure_score_history_partition(now())")
+        for customer in (1, 2):
+            conn.execute(HISTORY_ROW, (customer, old))
+    migrate.upgrade(empty_db_url)
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT tableoid::regclass::text, count(*) FROM churndb.score_history GROUP BY 1"
+                            ).fetchall() == [(f"churndb.score_history_{_month(conn)}_before", 2)]
+        new = conn.execute("INSERT INTO churndb.scoring_runs (model_version, started_at) VALUES (1, now()) "
+                           "RETURNING run_id").fetchone()[0]
+        conn.execute("SELECT churndb.create_run_history(%s)", (new,))
+        conn.execute(HISTORY_ROW.replace("churndb.score_history ", f"churndb.score_history_r{new} "), (3, new))
+        conn.execute("SELECT churndb.attach_run_history(%s)", (new,))
+        assert conn.execute("SELECT run_id, count(*) FROM churndb.score_history GROUP BY 1 ORDER BY 1").fetchall() == [
+            (old, 2), (new, 1)]
+    migrate.downgrade(empty_db_url, "0009")
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute("SELECT run_id, count(*) FROM churndb.score_history GROUP BY 1 ORDER BY 1").fetchall() == [
+            (old, 2), (new, 1)]
+        assert conn.execute("SELECT count(*) FROM pg_class WHERE relname ~ '^score_history_r[0-9]+$'").fetchone() == (0,)
+
+
+def _month(conn) -> str:
+    return conn.execute("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')").fetchone()[0]
