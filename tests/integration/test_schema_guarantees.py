@@ -73,3 +73,25 @@ def test_a_monthly_history_partition_refuses_truncate_itself(conn):
     for partition in (name, older, "score_history_default"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute(f"TRUNCATE churndb.{partition}")
+
+
+def test_a_runs_history_table_takes_only_that_runs_rows_until_it_is_published(conn):
+    """Migration 0010: a run writes into its own table; the table refuses rows of another run or
+    stamped with another time, and once attached (published) it refuses the scorer's rows."""
+    version = _model(conn)
+    run_id, started = conn.execute(
+        "INSERT INTO scoring_runs (model_version) VALUES (%s) RETURNING run_id, started_at", (version,)).fetchone()
+    conn.execute("SELECT ensure_score_history_partition(%s)", (started,))
+    table = conn.execute("SELECT create_run_history(%s)", (run_id,)).fetchone()[0]
+    insert = INSERT_SCORE.replace("INSERT INTO score_history", f"INSERT INTO {table}")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(insert, (started, run_id + 1, version, 0.8, 80, "Critical"))
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(insert, (started.replace(microsecond=(started.microsecond + 1) % 10**6), run_id, version, 0.8,
+                              80, "Critical"))
+    conn.execute(insert, (started, run_id, version, 0.8, 80, "Critical"))
+    assert conn.execute("SELECT count(*) FROM score_history WHERE run_id = %s", (run_id,)).fetchone() == (0,)
+    conn.execute("SELECT attach_run_history(%s)", (run_id,))
+    assert conn.execute("SELECT count(*) FROM score_history WHERE run_id = %s", (run_id,)).fetchone() == (1,)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        conn.execute(f"TRUNCATE {table}")
