@@ -236,15 +236,15 @@ def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int
         with writer.transaction():
             t = time.perf_counter()
             done, planned, customers = writer.execute(SQL.query("partitions_state"), {"run_id": run.run_id}).fetchone()
-            rows, distinct = writer.execute(SQL.query("staged_rows"), {"run_id": run.run_id}).fetchone()
-            staged = 0 if run.shadow else tally.targeted
-            if done != planned or not (customers == tally.customers == expected) or not (rows == distinct == staged):
-                raise ChurnDBError(
-                    f"run {run.run_id}: {done} of {planned} partitions done for {customers} of {expected} customers, "
-                    f"{rows} targets staged for {distinct} customers ({staged} scored); nothing was published")
+            if done != planned or not (customers == tally.customers == expected):
+                raise ChurnDBError(f"run {run.run_id}: {done} of {planned} partitions done for {customers} of "
+                                   f"{expected} customers; nothing was published")
             pipeline.create_target_staging(writer)
-            if not run.shadow:
-                writer.execute(SQL.query("stage_targets_from_staging"), {"run_id": run.run_id})
+            if not run.shadow:  # run_targets' key refuses a customer staged twice
+                staged = writer.execute(SQL.query("stage_targets_from_staging"), {"run_id": run.run_id}).rowcount
+                if staged != tally.targeted:
+                    raise ChurnDBError(f"run {run.run_id}: {staged:,} targets staged, {tally.targeted:,} scored; "
+                                       "nothing was published")
             stages.add("publish", t)
             publish(writer, run, tally, stages, expected=expected)
             writer.execute(SQL.query("drop_run_staging"), {"run_id": run.run_id})

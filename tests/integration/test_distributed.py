@@ -7,10 +7,12 @@ import signal
 import time
 
 import psycopg
+import pytest
 
 from churndb.scoring import cluster as distributed, pipeline as scoring
 from churndb.store import db
 from churndb.base.config import load_settings
+from churndb.base.errors import ChurnDBError
 from churndb.store.segment_policy import policy_in_force
 from tests.conftest import TRAINED_ROWS, run_score
 
@@ -148,6 +150,43 @@ def test_a_finished_partition_run_again_writes_nothing_twice(trained_db_url, tra
         assert _one(trained_conn, "SELECT count(*) FROM score_staging WHERE run_id = %s", run_id) == staged
         assert trained_conn.execute("SELECT status, attempts FROM run_partitions WHERE run_id = %s AND "
                                     "partition_no = 1", (run_id,)).fetchone() == ("done", 1)
+    finally:
+        control.close()
+        holder.close()
+
+
+def test_a_publish_missing_staged_targets_publishes_nothing(trained_db_url, trained_conn):
+    """Staging is unlogged: a server crash can empty it.  The publish counts the staged targets against
+    the slices' own counts and refuses to publish fewer, leaving history and the CRM's table alone."""
+    control = db.connect(trained_db_url, autocommit=True)
+    holder = db.connect(trained_db_url)
+    holder.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        run_id, started_at = control.execute(
+            "INSERT INTO scoring_runs (model_version, executor) VALUES (1, 'dask') RETURNING run_id, started_at"
+        ).fetchone()
+        control.execute("SELECT ensure_score_history_partition(%s)", (started_at,))
+        control.execute("SELECT create_run_staging(%s), create_run_history(%s)", (run_id, run_id))
+        run = scoring.RunSpec(run_id=run_id, started_at=started_at, model_version=1,
+                              policy=policy_in_force(control), as_of=dt.date(2026, 9, 30), campaign="c",
+                              shadow=False, reasons=False, chunk_rows=700, baseline={})
+        tally = scoring.Tally()
+        with holder.transaction():
+            snapshot = holder.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            total, slices = distributed.plan(holder, run.as_of, 2, 10**6, 1)
+            for no, (after, upto) in enumerate(slices):
+                control.execute("INSERT INTO run_partitions (run_id, partition_no, after_customer_id, "
+                                "upto_customer_id) VALUES (%s, %s, %s, %s)", (run_id, no, after, upto))
+                tally.add_json(distributed.score_partition(
+                    distributed.PartitionTask(trained_db_url, run, no, after, upto, snapshot)))
+        assert tally.targeted > 0
+        trained_conn.execute("DELETE FROM score_staging WHERE run_id = %s AND customer_id = "
+                             "(SELECT min(customer_id) FROM score_staging WHERE run_id = %s)", (run_id, run_id))
+        with pytest.raises(ChurnDBError, match="targets staged"):
+            distributed._publish(trained_db_url, run, tally, scoring.Stages(), expected=total)
+        assert _one(trained_conn, "SELECT status FROM scoring_runs WHERE run_id = %s", run_id) == "running"
+        assert _one(trained_conn, "SELECT count(*) FROM score_history WHERE run_id = %s", run_id) == 0
+        assert _one(trained_conn, "SELECT count(*) FROM retention_targets") == 0
     finally:
         control.close()
         holder.close()

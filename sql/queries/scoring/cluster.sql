@@ -56,9 +56,6 @@ WHERE run_id = %(run_id)s AND partition_no = %(partition_no)s;
 SELECT count(*) FILTER (WHERE status = 'done'), count(*), coalesce(sum(customers), 0)
 FROM churndb.run_partitions WHERE run_id = %(run_id)s;
 
--- name: staged_rows
-SELECT count(*), count(DISTINCT customer_id) FROM churndb.score_staging WHERE run_id = %(run_id)s;
-
 -- name: stage_targets_from_staging
 INSERT INTO run_targets (customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action,
     suggested_offer, estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons,
