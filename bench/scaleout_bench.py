@@ -67,6 +67,20 @@ def prepare(admin: str, work: Path) -> str:
     return url
 
 
+def with_capacity(url: str, capacity: int) -> None:
+    """A new policy in force: the default one's bands with a contact capacity (the publish then refreshes
+    at most ``capacity`` targets, whatever the number of customers)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("""
+            WITH p AS (INSERT INTO churndb.segment_policy (effective_from, success_rate, value_horizon_months,
+                                                           control_share, contact_capacity)
+                       SELECT now(), success_rate, value_horizon_months, control_share, %(capacity)s
+                       FROM churndb.segment_policy WHERE policy_version = 1 RETURNING policy_version)
+            INSERT INTO churndb.segment_policy_bands SELECT p.policy_version, b.risk_category, b.min_score,
+                   b.max_score, b.retention_action, b.intervention_cost, b.targeted
+            FROM p, churndb.segment_policy_bands b WHERE b.policy_version = 1""", {"capacity": capacity})
+
+
 def grow_to(url: str, rows: int) -> None:
     """Copies of the scoring date's customers under new ids until ``rows`` customers are scored."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -128,6 +142,7 @@ def main() -> None:
     parser.add_argument("--admin-url")
     parser.add_argument("--variants", default="local,dask,local+r,dask+r", help="variants at the first size")
     parser.add_argument("--variants-large", default="local,dask", help="variants at the larger sizes")
+    parser.add_argument("--capacity", type=int, help="a policy with this contact capacity (default: none)")
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -140,6 +155,8 @@ def main() -> None:
     results = []
     try:
         url = prepare(admin, work)
+        if args.capacity:
+            with_capacity(url, args.capacity)
         for i, rows in enumerate(sizes):
             grow_to(url, rows)
             for v in (args.variants if i == 0 else args.variants_large).split(","):

@@ -273,6 +273,12 @@ MUTATIONS = [
     ("dask: a publish missing staged targets publishes nothing", "churndb/scoring/cluster.py",
      "                if staged != tally.targeted:", "                if False:",
      [IT + "test_distributed.py::test_a_publish_missing_staged_targets_publishes_nothing"]),
+    ("publish: a contact capacity keeps the best that many", "sql/queries/scoring/publish.sql",
+     "    LIMIT %(capacity)s\n", "    LIMIT %(capacity)s + 1\n",
+     [IT + "test_scoring.py::test_contact_capacity_keeps_exactly_that_many_with_the_highest_expected_net_value"]),
+    ("publish: a budget keeps the best it can pay for", "sql/queries/scoring/publish.sql",
+     "WHERE (%(budget)s::numeric IS NULL OR r.spent <= %(budget)s::numeric)", "WHERE (true)",
+     [IT + "test_scoring.py::test_budget_caps_pick_highest_expected_net_value"]),
     ("concurrency: two runs publishing at once do not fail each other", "churndb/scoring/local.py",
      '    writer = db.connect(url, application="churndb-score-write")\n',
      '    writer = db.connect(url, application="churndb-score-write")\n'

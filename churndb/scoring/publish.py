@@ -34,8 +34,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
     policy = run.policy
     if not run.shadow:
         writer.execute(SQL.query("lock_targets"))
-        writer.execute(SQL.query("apply_target_caps"),
-                       {"budget": policy.program_budget, "capacity": policy.contact_capacity})
+        _apply_caps(writer, policy.program_budget, policy.contact_capacity)
         tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
         previous = writer.execute(SQL.query("previous_published_targets"),
                                   {"run_id": run.run_id, "source": run.source.name}).fetchone()
@@ -59,6 +58,16 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
             "source": run.source.name,
             "customers": tally.customers, "targets": tally.targets, "notifications": notifications,
             "min_score": run.notify_min_score})})
+
+
+def _apply_caps(writer: psycopg.Connection, budget, capacity) -> None:
+    """Keep in ``run_targets`` only the customers within the policy's budget and contact capacity."""
+    if budget is None and capacity is None:
+        return
+    name = "kept_targets_by_capacity" if budget is None else "kept_targets"
+    writer.execute(SQL.query(name), {"budget": budget, "capacity": capacity})
+    writer.execute(SQL.query("empty_targets"))
+    writer.execute(SQL.query("refill_targets"))
 
 
 def _queue_notifications(writer: psycopg.Connection, run: RunSpec, previous) -> int:

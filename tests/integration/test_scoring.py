@@ -120,6 +120,40 @@ def test_budget_caps_pick_highest_expected_net_value(cli, trained_conn):
     assert best_left_out <= cutoff
 
 
+def _policy_with_caps(conn, budget, capacity) -> None:
+    conn.execute("""
+        WITH p AS (INSERT INTO segment_policy (effective_from, success_rate, value_horizon_months, control_share,
+                   program_budget, contact_capacity) VALUES (now(), 0.4, 12, 0.1, %s, %s) RETURNING policy_version)
+        INSERT INTO segment_policy_bands SELECT p.policy_version, b.risk_category, b.min_score, b.max_score,
+               b.retention_action, b.intervention_cost, b.targeted
+        FROM p, segment_policy_bands b WHERE b.policy_version = 1""", (budget, capacity))
+
+
+def _best_left_out(conn, run_id) -> float:
+    return _one(conn, """
+        SELECT max(0.4 * h.estimated_revenue_at_risk - h.estimated_intervention_cost) FROM score_history h
+        WHERE h.run_id = %s AND h.estimated_intervention_cost > 0
+          AND NOT EXISTS (SELECT 1 FROM retention_targets t WHERE t.customer_id = h.customer_id AND t.is_current)""",
+                run_id)
+
+
+def test_contact_capacity_keeps_exactly_that_many_with_the_highest_expected_net_value(cli, trained_conn):
+    uncapped = run_score(cli)
+    _policy_with_caps(trained_conn, None, 300)
+    out = run_score(cli)
+    assert uncapped["targets"] > 300 and out["targets"] == 300
+    assert _one(trained_conn, "SELECT count(*) FROM retention_targets WHERE is_current") == 300
+    cutoff = _one(trained_conn, "SELECT min(expected_net_value) FROM retention_targets WHERE is_current")
+    assert _best_left_out(trained_conn, out["run_id"]) <= cutoff
+    # with a budget as well: both hold, and still the best first
+    _policy_with_caps(trained_conn, 15000, 300)
+    both = run_score(cli)
+    spent = _one(trained_conn, "SELECT sum(estimated_intervention_cost) FROM retention_targets WHERE is_current")
+    assert 0 < both["targets"] <= 300 and 0 < spent <= 15000
+    cutoff = _one(trained_conn, "SELECT min(expected_net_value) FROM retention_targets WHERE is_current")
+    assert _best_left_out(trained_conn, both["run_id"]) <= cutoff
+
+
 def test_score_customer_equals_the_publishedrun_score(cli, trained_db_url, trained_conn):
     out = run_score(cli)
     scorer = ChurnScorer.from_database()

@@ -10,9 +10,12 @@ SELECT churndb.attach_run_history(%(run_id)s);
 -- (its update is applied after the publish commits, never lost) and the two can never deadlock.
 SELECT churndb.lock_retention_targets();
 
--- name: apply_target_caps
+-- name: kept_targets
 -- Under a budget and/or contact capacity, keep the customers with the highest expected net value
--- (p x success rate x value at risk - cost) until the budget or the capacity is spent.
+-- (p x success rate x value at risk - cost) until the budget or the capacity is spent.  The kept rows
+-- (at most the capacity) are copied aside and run_targets refilled with them: deleting the millions
+-- that do not make the cut, row by row, was most of a capped publish.
+CREATE TEMP TABLE run_targets_kept ON COMMIT DROP AS
 WITH ranked AS (
     SELECT customer_id,
            sum(estimated_intervention_cost) OVER w AS spent,
@@ -24,10 +27,25 @@ WITH ranked AS (
     WINDOW w AS (ORDER BY expected_net_value DESC NULLS LAST, expected_uplift DESC NULLS LAST,
                           churn_probability DESC, customer_id)
 )
-DELETE FROM run_targets t USING ranked r
-WHERE t.customer_id = r.customer_id
-  AND ((%(budget)s::numeric IS NOT NULL AND r.spent > %(budget)s::numeric)
-    OR (%(capacity)s::int IS NOT NULL AND r.n > %(capacity)s::int));
+SELECT t.* FROM run_targets t JOIN ranked r USING (customer_id)
+WHERE (%(budget)s::numeric IS NULL OR r.spent <= %(budget)s::numeric)
+  AND (%(capacity)s::int IS NULL OR r.n <= %(capacity)s::int);
+
+-- name: kept_targets_by_capacity
+-- The same with a capacity and no budget: the first rows of that order only (a bounded top-N sort).
+CREATE TEMP TABLE run_targets_kept ON COMMIT DROP AS
+WITH ranked AS (
+    SELECT customer_id FROM run_targets
+    ORDER BY expected_net_value DESC NULLS LAST, expected_uplift DESC NULLS LAST, churn_probability DESC, customer_id
+    LIMIT %(capacity)s
+)
+SELECT t.* FROM run_targets t JOIN ranked r USING (customer_id);
+
+-- name: empty_targets
+TRUNCATE run_targets;
+
+-- name: refill_targets
+INSERT INTO run_targets SELECT * FROM run_targets_kept;
 
 -- name: count_targets
 SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_targets;
