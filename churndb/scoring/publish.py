@@ -64,8 +64,11 @@ def _apply_caps(writer: psycopg.Connection, budget, capacity) -> None:
     """Keep in ``run_targets`` only the customers within the policy's budget and contact capacity."""
     if budget is None and capacity is None:
         return
-    name = "kept_targets_by_capacity" if budget is None else "kept_targets"
-    writer.execute(SQL.query(name), {"budget": budget, "capacity": capacity})
+    params = {"budget": budget, "capacity": capacity}
+    if budget is None:  # a capacity alone: a bounded top-N sort
+        writer.execute(SQL.query("kept_targets_by_capacity"), params)
+    else:
+        writer.execute(SQL.query("kept_targets"), params)
     writer.execute(SQL.query("empty_targets"))
     writer.execute(SQL.query("refill_targets"))
 
