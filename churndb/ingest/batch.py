@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pandas as pd
 import psycopg
 from psycopg import sql
 
 from ..store import db
+from ..store.copy import copy_in
 from ..store.sqlfiles import statements
 from .checks import Rejection
 from .csvfile import CsvFile
@@ -54,6 +57,44 @@ def quarantine(conn: psycopg.Connection, rejections: list[Rejection]) -> None:
     with conn.cursor() as cur, cur.copy(SQL.query("copy_batch_rejections")) as copy:
         for r in rejections:
             copy.write_row((r.line_number, r.customer_id, r.key, r.raw, r.reason))
+
+
+class ChunkWriter:
+    """Writes checked chunks (quarantined records, staged rows) while the loader checks the next one.
+
+    The server's COPY work for chunk k overlaps the checks of chunk k+1: one chunk in flight at most, so
+    memory stays at two chunks.  Used as a context manager inside ``stage``; leaving it waits for the
+    last chunk, and a failed write is raised there (or at the next ``write``), never lost."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churndb-ingest-copy")
+        self._pending: Future | None = None
+
+    def write(self, rejections: list[Rejection], statement, frame: pd.DataFrame) -> None:
+        self._wait()
+        self._pending = self._pool.submit(self._write, rejections, statement, frame)
+
+    def _write(self, rejections: list[Rejection], statement, frame: pd.DataFrame) -> None:
+        quarantine(self.conn, rejections)
+        copy_in(self.conn, statement, frame)
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> "ChunkWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                self._wait()
+            elif self._pending is not None:
+                self._pending.exception()  # let the write in flight end before the transaction is rolled back
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def quarantine_duplicates(conn: psycopg.Connection, stream, staging: str, key: str, shown: str, name: str) -> None:

@@ -2,9 +2,15 @@
 
 ``open_csv`` scans the file once in blocks (sha256, UTF-8 with optional BOM, no NUL bytes, not empty)
 and checks its header, refusing an unusable file with one clear line before anything is loaded;
-``CsvStream.chunks`` then yields its records in chunks, each with its line number and raw text, so a
-record that cannot be used can be quarantined exactly as it was in the file while memory stays flat
-in the file's size.  ``read_csv`` is the same, all records at once (small files: outcomes, tables).
+``CsvStream.chunks`` then yields its records in chunks (``Records``: column by column, each record with
+its line number and raw text), so a record that cannot be used can be quarantined exactly as it was in
+the file while memory stays flat in the file's size.  ``read_csv`` is the same, all records at once
+(small files: outcomes, tables).
+
+Two readers give the same ``Records``.  A file without a quote character, whose only carriage returns
+end CRLF lines, has one record per physical line: it is split into lines and fields by Arrow's C++
+kernels, a block at a time (the scan tells whether a file is such a file).  Any other file is read by
+Python's csv module, which knows quoting and line breaks inside quoted fields.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ import itertools
 from typing import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..base.errors import InputError
 
@@ -31,12 +41,67 @@ class Record:
     fields: list[str]
 
 
+# What Python's str.strip() removes: fields are stripped of exactly these, whichever reader read them.
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
+@dataclass(frozen=True)
+class Records:
+    """Data records in file order, column by column: what the checks read.
+
+    ``columns`` has one array per header column, its fields stripped; a record that has no usable
+    fields (a blank line, or not the header's number of fields) has "" in every column and its
+    problem in ``problems``.  ``raw`` is each record as written, line endings removed."""
+    line_numbers: np.ndarray  # int64: the physical line each record starts on (1-based)
+    raw: pa.Array
+    columns: tuple[pa.Array, ...]
+    problems: dict[int, str]
+
+    def __len__(self) -> int:
+        return len(self.line_numbers)
+
+    def raw_text(self, indices) -> list[str]:
+        """The raw text of the records at these positions."""
+        return self.raw.take(pa.array(np.asarray(indices, dtype=np.int64))).to_pylist()
+
+    @staticmethod
+    def from_records(records: list[Record], width: int) -> "Records":
+        """Records read by Python's csv module, held column by column."""
+        rows, problems = [], {}
+        for i, rec in enumerate(records):
+            if not rec.fields:
+                problems[i] = "blank line"
+            elif len(rec.fields) != width:
+                problems[i] = f"has {len(rec.fields)} fields, the header has {width}"
+            else:
+                rows.append(rec.fields)
+                continue
+            rows.append([""] * width)
+        columns = tuple(pc.utf8_trim(pa.array([r[j] for r in rows], pa.string()), characters=WHITESPACE)
+                        for j in range(width))
+        return Records(np.array([r.line_number for r in records], dtype=np.int64),
+                       pa.array([r.raw for r in records], pa.string()), columns, problems)
+
+    @staticmethod
+    def concat(parts: list["Records"], width: int) -> "Records":
+        if not parts:
+            return Records(np.zeros(0, dtype=np.int64), pa.array([], pa.string()),
+                           tuple(pa.array([], pa.string()) for _ in range(width)), {})
+        problems, offset = {}, 0
+        for part in parts:
+            problems.update({offset + i: p for i, p in part.problems.items()})
+            offset += len(part)
+        return Records(np.concatenate([p.line_numbers for p in parts]),
+                       pa.concat_arrays([p.raw for p in parts]),
+                       tuple(pa.concat_arrays([p.columns[j] for p in parts]) for j in range(width)), problems)
+
+
 @dataclass(frozen=True)
 class CsvFile:
     path: Path
     sha256: str
     header: list[str]
-    records: list[Record]  # data records, in file order (blank lines included, as empty field lists)
+    records: Records  # data records, in file order (blank lines included, as problems)
     delimiter: str = ","
 
 
@@ -72,14 +137,26 @@ BLOCK = 1 << 20
 SAMPLE_LINES = 200  # lines read to detect a delimiter
 
 
-def _scan(path: Path) -> str:
-    """One pass over the bytes: the sha256, and InputError for a missing, empty, binary or non-UTF-8 file."""
+@dataclass(frozen=True)
+class Scan:
+    sha256: str
+    plain: bool  # no quote character, and every carriage return ends a CRLF line: one record per line
+
+
+def _scan(path: Path) -> Scan:
+    """One pass over the bytes: the sha256 and whether the file is plain, and InputError for a missing,
+    empty, binary or non-UTF-8 file."""
     digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
     offset, blank = 0, True
+    quotes, lone_cr, last = 0, 0, b""
     try:
         with path.open("rb") as fh:
             while block := fh.read(BLOCK):
                 digest.update(block)
+                quotes += block.count(b'"')
+                # a CR is lone unless an LF follows it (possibly as the next block's first byte)
+                lone_cr += block.count(b"\r") - block.count(b"\r\n") - (last == b"\r" and block[:1] == b"\n")
+                last = block[-1:]
                 if b"\x00" in block:
                     raise InputError(f"{path} is not a text CSV file (it contains binary NUL bytes)")
                 pending = len(decoder.getstate()[0])
@@ -103,7 +180,7 @@ def _scan(path: Path) -> str:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     if blank:
         raise InputError(f"{path} is empty: expected a header line and at least one data row")
-    return digest.hexdigest()
+    return Scan(digest.hexdigest(), plain=quotes == 0 and lone_cr == 0)
 
 
 class _LineTap:
@@ -132,10 +209,19 @@ class CsvStream:
     sha256: str
     header: list[str]
     delimiter: str
+    plain: bool = False  # one record per physical line: read by Arrow (see the module's docstring)
 
-    def chunks(self, size: int) -> Iterator[list[Record]]:
-        """Every data record in file order, ``size`` at a time (blank lines included as empty field
-        lists, except trailing ones); InputError for a file with no data row or unparseable CSV."""
+    def chunks(self, size: int) -> Iterator[Records]:
+        """Every data record in file order, ``size`` at a time (blank lines included as problems, except
+        trailing ones); InputError for a file with no data row or unparseable CSV."""
+        width = len(self.header)
+        if self.plain:
+            yield from _plain_chunks(self.path, self.delimiter, width, size)
+        else:
+            for records in self._python_chunks(size):
+                yield Records.from_records(records, width)
+
+    def _python_chunks(self, size: int) -> Iterator[list[Record]]:
         with self.path.open("r", encoding="utf-8-sig", newline="") as fh:
             tap = _LineTap(fh)
             reader = csv.reader(tap, delimiter=self.delimiter, strict=False)
@@ -170,9 +256,74 @@ class CsvStream:
     def records_at(self, line_numbers: set[int]) -> dict[int, str]:
         """The raw text of the records starting on these lines (a second look, for a few records)."""
         found = {}
-        for chunk in self.chunks(10_000):
-            found.update({r.line_number: r.raw for r in chunk if r.line_number in line_numbers})
+        wanted = np.fromiter(line_numbers, dtype=np.int64, count=len(line_numbers))
+        for chunk in self.chunks(100_000):
+            at = np.flatnonzero(np.isin(chunk.line_numbers, wanted))
+            if len(at):
+                found.update(zip(chunk.line_numbers[at].tolist(), chunk.raw_text(at)))
         return found
+
+
+PLAIN_BLOCK = 16 << 20  # bytes of a plain file split into lines at a time
+MAX_LINE = 64 << 20  # the csv module's field limit: no line of a plain file may be longer
+
+
+def _plain_chunks(path: Path, delimiter: str, width: int, size: int) -> Iterator[Records]:
+    """A plain file's records, ``size`` at a time: physical lines split by Arrow's kernels.  Blank lines
+    are held back until a record follows them (trailing blank lines are not records)."""
+    next_line, seen = 2, 0  # the header is line 1
+    pending = pa.array([], pa.string())  # lines read, not yet yielded
+    with path.open("rb") as fh:
+        fh.readline()  # the header, checked by open_csv
+        carry = b""
+        while True:
+            block = fh.read(PLAIN_BLOCK)
+            final = not block
+            data = carry + block
+            cut = len(data) if final else data.rfind(b"\n") + 1
+            data, carry = data[:cut], data[cut:]
+            if len(carry) > MAX_LINE:
+                line = next_line + len(pending) + data.count(b"\n")
+                raise InputError(f"{path}: line {line} is longer than {MAX_LINE >> 20} MiB; not a CSV of customers")
+            if data:
+                lines = pc.split_pattern(pa.array([data.decode("utf-8")], pa.string()), "\n").values
+                if data.endswith(b"\n"):
+                    lines = lines.slice(0, len(lines) - 1)  # the empty text after the last line break
+                if b"\r" in data:
+                    lines = pc.utf8_rtrim(lines, characters="\r")
+                pending = pa.concat_arrays([pending, lines])
+            if final or len(pending) >= size:
+                # what can go: up to the last non-blank line (blank lines after it may be trailing ones)
+                nonblank = np.flatnonzero(pc.not_equal(pending, "").to_numpy(zero_copy_only=False))
+                end = int(nonblank[-1]) + 1 if len(nonblank) else 0
+                start = 0
+                while end - start >= size or (final and end > start):
+                    take = min(size, end - start)
+                    yield _split_fields(pending.slice(start, take), next_line, delimiter, width)
+                    next_line, seen, start = next_line + take, seen + take, start + take
+                pending = pending.slice(start)
+            if final:
+                break
+    if not seen:
+        raise InputError(f"{path} has a header but no data rows; nothing to load")
+
+
+def _split_fields(lines: pa.Array, first_line: int, delimiter: str, width: int) -> Records:
+    """One record per line: fields split at the delimiter, stripped, arranged in columns."""
+    n = len(lines)
+    fields = pc.split_pattern(lines, delimiter)
+    counts = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+    empty = pc.equal(lines, "").to_numpy(zero_copy_only=False)
+    good = (counts == width) & ~empty
+    values = pc.utf8_trim(fields.values, characters=WHITESPACE)
+    values = pa.concat_arrays([values, pa.array([""], pa.string())])  # what a record without fields shows
+    starts = fields.offsets.to_numpy()[:-1].astype(np.int64)
+    missing = len(values) - 1
+    columns = tuple(values.take(pa.array(np.where(good, starts + j, missing))) for j in range(width))
+    problems = {}
+    for i in np.flatnonzero(~good).tolist():
+        problems[i] = "blank line" if empty[i] else f"has {counts[i]} fields, the header has {width}"
+    return Records(np.arange(first_line, first_line + n, dtype=np.int64), lines, columns, problems)
 
 
 def open_csv(path: Path, required: tuple[str, ...] = (), delimiter: str = ",") -> CsvStream:
@@ -181,7 +332,7 @@ def open_csv(path: Path, required: tuple[str, ...] = (), delimiter: str = ",") -
     ``delimiter``: one of , ; tab |, or ``auto`` to detect it (operators' own exports); the telecom
     layout is comma-separated and says so when a file is not."""
     path = Path(path)
-    sha256 = _scan(path)
+    scan = _scan(path)
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
         sample = "".join(itertools.islice(fh, SAMPLE_LINES))
     if delimiter == AUTO:
@@ -212,11 +363,11 @@ def open_csv(path: Path, required: tuple[str, ...] = (), delimiter: str = ",") -
             f"{path} is missing required column(s): {', '.join(missing)} "
             f"(found: {', '.join(header[:8])}{', ...' if len(header) > 8 else ''})"
         )
-    return CsvStream(path, sha256, header, delimiter)
+    return CsvStream(path, scan.sha256, header, delimiter, plain=scan.plain)
 
 
 def read_csv(path: Path, required: tuple[str, ...] = (), delimiter: str = ",") -> CsvFile:
     """``open_csv`` and every record at once (for files small enough to hold: outcome feeds, tables)."""
     stream = open_csv(path, required, delimiter)
-    records = [r for chunk in stream.chunks(100_000) for r in chunk]
+    records = Records.concat(list(stream.chunks(100_000)), len(stream.header))
     return CsvFile(stream.path, stream.sha256, stream.header, records, stream.delimiter)

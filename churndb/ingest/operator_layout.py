@@ -31,10 +31,9 @@ from ..base.errors import InputError
 from ..base.text import column_identifier
 from ..model.features import looks_like_identifier, looks_like_row_number
 from ..store import db, sources
-from ..store.copy import copy_in
 from ..store.sources import Column, Source
 from ..store.sqlfiles import statements
-from .batch import IngestResult, Staged, load_staged, quarantine, quarantine_duplicates
+from .batch import ChunkWriter, IngestResult, Staged, load_staged, quarantine_duplicates
 from .checks import INT64_MAX, Checker, numeric_text
 from .csvfile import AUTO, CsvFile, CsvStream, open_csv
 from .snapshot import CHUNK_ROWS
@@ -281,12 +280,12 @@ def ingest_source(url: str, path: Path, name: str, *, id_column: str | None = No
         copy = SQL.compose("copy_source_staging", columns=sql.SQL(", ").join(
             [sql.Identifier("customer_key"), sql.Identifier("as_of_date")] + names + [sql.Identifier("line_number")]))
         rows_in = 0
-        with progress.bar(None, f"ingest {stream.path.name}") as bar:
+        with progress.bar(None, f"ingest {stream.path.name}") as bar, ChunkWriter(conn) as writer:
             for chunk in stream.chunks(CHUNK_ROWS):
                 check = Checker(CsvFile(stream.path, stream.sha256, header, chunk, stream.delimiter), decimal=decimal)
                 frame, keys, dates, duplicates = _typed(check, columns, layout, stream.sha256, as_of)
-                quarantine(conn, check.rejections(layout.key_header, duplicates) if layout.key_header else
-                           check.rejections(header[0]))
+                rejections = check.rejections(layout.key_header, duplicates) if layout.key_header else \
+                    check.rejections(header[0])
                 valid = ~check.rejected
                 staged = frame.loc[valid, [c.column for c in stored_columns]].copy()
                 for c in stored_columns:
@@ -295,7 +294,7 @@ def ingest_source(url: str, path: Path, name: str, *, id_column: str | None = No
                 staged.insert(0, "customer_key", keys[valid].to_numpy())
                 staged.insert(1, "as_of_date", dates[valid].to_numpy())
                 staged["line_number"] = np.asarray(check.line_numbers)[valid]
-                copy_in(conn, copy, staged)
+                writer.write(rejections, copy, staged)
                 rows_in += len(chunk)
                 bar.update(len(chunk))
         quarantine_duplicates(conn, stream, "source_staging", key=duplicate_key, shown="s.customer_key",

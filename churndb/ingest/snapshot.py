@@ -23,9 +23,8 @@ from psycopg import sql
 from ..base import progress
 from ..base.dates import not_in_the_future, today
 from ..model import telecom
-from ..store.copy import copy_in
 from ..store.sqlfiles import statements
-from .batch import IngestResult, Staged, load_staged, quarantine, quarantine_duplicates
+from .batch import ChunkWriter, IngestResult, Staged, load_staged, quarantine_duplicates
 from .checks import INT32_MAX, INT64_MAX, Checker, Rejection
 from .csvfile import CsvFile, open_csv
 
@@ -49,7 +48,7 @@ def check_chunk(csv_file: CsvFile) -> CheckedChunk:
     """Check every record of a chunk against the telecom layout; nothing is dropped silently.  A customer
     id seen twice is found across the whole file once every chunk is staged (``quarantine_duplicates``)."""
     check = Checker(csv_file)
-    out = pd.DataFrame(index=check.frame.index)
+    out = pd.DataFrame(index=check.index)
     for col in telecom.COLUMNS:
         if col.kind == "id":
             out[col.name] = check.parse_number(col.name, low=1, integer=True, required=True, limit=INT64_MAX)
@@ -83,15 +82,14 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_ro
     def stage(conn: psycopg.Connection) -> Staged:
         conn.execute(SQL.query("create_snapshot_staging"))
         rows_in = 0
-        with progress.bar(None, f"ingest {stream.path.name}") as bar:
+        with progress.bar(None, f"ingest {stream.path.name}") as bar, ChunkWriter(conn) as writer:
             for records in stream.chunks(chunk_rows):
                 checked = check_chunk(CsvFile(stream.path, stream.sha256, stream.header, records))
-                quarantine(conn, checked.rejections)
                 staged = checked.frame
                 staged.insert(1, "as_of_date", as_of.isoformat())
                 _write_ints(staged)
                 columns = sql.SQL(", ").join(sql.Identifier(c) for c in staged.columns)
-                copy_in(conn, SQL.compose("copy_snapshot_staging", columns=columns), staged)
+                writer.write(checked.rejections, SQL.compose("copy_snapshot_staging", columns=columns), staged)
                 rows_in += len(records)
                 bar.update(len(records))
         quarantine_duplicates(conn, stream, "snapshot_staging", key="s.customer_id::text",

@@ -117,3 +117,18 @@ def test_a_source_key_twice_chunks_apart_is_quarantined_with_every_copy(db_url, 
     types = dict(conn.execute("SELECT c ->> 'header', c ->> 'type' FROM sources, "
                               "jsonb_array_elements(columns) c WHERE source = 'ops_dupes'").fetchall())
     assert types["monthly_charges"] == "double precision" and types["customerID"] == "text"
+
+
+def test_a_chunk_write_that_fails_in_the_background_is_raised_not_lost(db_url):
+    """Chunks are written while the next one is checked; a write that fails there fails the load."""
+    import pandas as pd
+    import psycopg
+    import pytest
+
+    from churndb.ingest import batch
+
+    with psycopg.connect(db_url) as conn:
+        conn.execute(batch.SQL.query("create_batch_rejections"))
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            with batch.ChunkWriter(conn) as writer:
+                writer.write([], "COPY no_such_staging (x) FROM STDIN WITH (FORMAT csv)", pd.DataFrame({"x": [1]}))
