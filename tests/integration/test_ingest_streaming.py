@@ -35,25 +35,41 @@ def test_duplicates_across_chunks_are_quarantined_exactly_as_within_one(db_url, 
     assert "age: '250' is outside 18..100" in rejected(small.batch_id)[2][3]
 
 
-def _peak_mib(db_url, path, day) -> float:
+def _peak_mib(db_url, path, day, monkeypatch) -> tuple[float, float]:
+    """Python's traced peak, and the most Arrow's memory pool held while a chunk was being split (Arrow's
+    buffers are not Python allocations: tracemalloc does not see them)."""
+    import pyarrow as pa
+
+    from churndb.ingest import csvfile
+
+    arrow = [0]
+    split = csvfile._split_fields
+
+    def watched(*args):
+        arrow[0] = max(arrow[0], pa.total_allocated_bytes())
+        return split(*args)
+
+    monkeypatch.setattr(csvfile, "PLAIN_BLOCK", 1 << 18)  # blocks smaller than the files, as a large file's are
+    monkeypatch.setattr(csvfile, "_split_fields", watched)
     tracemalloc.start()
     try:
         ingest_snapshot(db_url, path, day, chunk_rows=5_000)
-        return tracemalloc.get_traced_memory()[1] / 2**20
+        return tracemalloc.get_traced_memory()[1] / 2**20, arrow[0] / 2**20
     finally:
         tracemalloc.stop()
 
 
-def test_peak_memory_does_not_grow_with_the_file(db_url, tmp_path):
+def test_peak_memory_does_not_grow_with_the_file(db_url, tmp_path, monkeypatch):
     small, large = tmp_path / "small.csv", tmp_path / "large.csv"
     write_sample(10_000, small, seed=1)
     write_sample(60_000, large, seed=2)
-    a = _peak_mib(db_url, small, dt.date(2026, 9, 1))
-    b = _peak_mib(db_url, large, dt.date(2026, 9, 2))
+    a, arrow_a = _peak_mib(db_url, small, dt.date(2026, 9, 1), monkeypatch)
+    b, arrow_b = _peak_mib(db_url, large, dt.date(2026, 9, 2), monkeypatch)
     size_ratio = large.stat().st_size / small.stat().st_size
     assert size_ratio > 5
     # Held whole, six times the rows took about six times the memory; streamed, the peak is one chunk's.
     assert b < 1.5 * a, (a, b)
+    assert 0 < arrow_b < 1.5 * arrow_a, (arrow_a, arrow_b)
 
 
 # ---- a registered source takes the same streamed path ---------------------------------------------------
