@@ -78,7 +78,7 @@ def suggested_offers(reasons: list[list[dict]], playbooks: dict) -> list[str | N
 @dataclass
 class Stages:
     seconds: dict = field(default_factory=lambda: dict.fromkeys(
-        ("read", "transform", "predict", "reasons", "write", "publish"), 0.0))
+        ("read", "transform", "predict", "reasons", "write", "targets", "publish"), 0.0))
 
     def add(self, stage: str, since: float) -> float:
         now = time.perf_counter()

@@ -1,8 +1,13 @@
 """Publishing a run: the last statements of its one write transaction, for both executors.
 
-With history written (in the run's own table, attached here) and the run's targets staged in
-``run_targets``: caps applied, the CRM's ``retention_targets`` refreshed (model-owned columns only), the
-run's summaries written and the run flipped to succeeded.  Readers see all of it or none of it.
+With history written (in the run's own table) and the run's targets staged in ``run_targets``, two
+steps.  ``targets`` (time that grows with the run, before any lock): caps applied, the source's next
+CRM targets built in the run's own table (``retention_targets_r<run>``: this run's targets with what
+the CRM recorded for them, and the source's targets it no longer has, marked dropped), its indexes,
+the run's summaries and notifications.  ``publish`` (time that does not grow with the run): the CRM's
+table locked, the CRM's updates the build could not see copied over, the source's partition swapped
+for the run's and the run's history attached (catalog changes), the run flipped to succeeded.
+Readers see all of it or none of it; the CRM waits only for the second step.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import json
 import time
 
 import psycopg
+from psycopg import sql
 
 from ..base.errors import ChurnDBError
 from ..store import run_state
@@ -30,25 +36,32 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
         raise ChurnDBError(f"run {run.run_id} scored {tally.customers:,} of the {expected:,} customers of its "
                            "snapshot; nothing was published")
     t = time.perf_counter()
-    writer.execute(SQL.query("attach_run_history"), {"run_id": run.run_id})
     policy = run.policy
+    targets_table = sql.Identifier("churndb", f"retention_targets_r{int(run.run_id)}")
+    history_table = sql.Identifier("churndb", f"score_history_r{int(run.run_id)}")
+    params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
+              "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at,
+              "source": run.source.name, "uplift_model_version": run.uplift_model_version}
     if not run.shadow:
-        writer.execute(SQL.query("lock_targets"))
         _apply_caps(writer, policy.program_budget, policy.contact_capacity)
         tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
         previous = writer.execute(SQL.query("previous_published_targets"),
                                   {"run_id": run.run_id, "source": run.source.name}).fetchone()
         _alert_on_target_shift(writer, run, tally.targets, previous)
-        params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
-                  "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at,
-                  "source": run.source.name, "uplift_model_version": run.uplift_model_version}
-        writer.execute(SQL.query("publish_targets"), params)
-        writer.execute(SQL.query("drop_stale_targets"), {"scored_at": run.started_at, "source": run.source.name})
+        snapshot = _build_targets(writer, targets_table, params)
         writer.execute(SQL.query("insert_roi_summary"), {"run_id": run.run_id, "success_rate": policy.success_rate,
                                                          "horizon_months": policy.value_horizon_months,
                                                          "has_value": run.source.value_column is not None})
         notifications = _queue_notifications(writer, run, previous)
-    writer.execute(SQL.query("insert_segment_summary"), {"run_id": run.run_id})
+    writer.execute(SQL.compose("insert_segment_summary", table=history_table), {"run_id": run.run_id})
+    t = stages.add("targets", t)
+    writer.execute(SQL.query("attach_run_history"), {"run_id": run.run_id})
+    if not run.shadow:
+        writer.execute(SQL.query("lock_targets"))
+        writer.execute(SQL.compose("catch_up_crm_changes", table=targets_table),
+                       {"source": run.source.name, "snapshot": snapshot})
+        writer.execute(SQL.query("swap_run_targets"), params)
+        writer.execute(SQL.query("prune_crm_changes"), {"source": run.source.name, "snapshot": snapshot})
     stages.add("publish", t)
     run_state.succeed(writer, run.run_id, customers=tally.customers, targets=tally.targets,
                  partitions=tally.partitions or None, stage_seconds=stages.rounded(), summary=tally.summary())
@@ -58,6 +71,19 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
             "source": run.source.name,
             "customers": tally.customers, "targets": tally.targets, "notifications": notifications,
             "min_score": run.notify_min_score})})
+
+
+def _build_targets(writer: psycopg.Connection, table: sql.Composable, params: dict) -> str:
+    """Fill (creating it first) the run's targets table from ``run_targets`` and the source's partition,
+    and index it; returns the snapshot taken before the partition was read (the CRM's later updates are
+    copied at publish).  Runs of one source build one at a time (an advisory lock until commit): the
+    partition a build reads is the one its publish swaps out."""
+    writer.execute(SQL.query("lock_source_targets"), params)
+    snapshot, schema, partition = writer.execute(SQL.query("build_snapshot"), params).fetchone()
+    writer.execute(SQL.query("create_run_targets"), params)
+    writer.execute(SQL.compose("build_run_targets", table=table, current=sql.Identifier(schema, partition)), params)
+    writer.execute(SQL.query("index_run_targets"), params)
+    return snapshot
 
 
 def _apply_caps(writer: psycopg.Connection, budget, capacity) -> None:

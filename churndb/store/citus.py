@@ -19,6 +19,8 @@ DISTRIBUTED = {
     "retention_targets": "customer_id",
     "intervention_outcomes": "customer_id",
     "notification_outbox": "customer_id",
+    # The CRM's updates a run's build may not have seen: beside the targets they were made to.
+    "crm_target_changes": "customer_id",
 }
 # Quarantined input rows: their customer_id may be missing or malformed, so they shard by batch.
 DISTRIBUTED_APART = {"rejected_rows": "batch_id"}
@@ -31,6 +33,8 @@ REFERENCE = (
     # The operator's key -> customer_id lookup is unique both ways, which a sharded table cannot be;
     # replicated, it is one narrow row per customer of a source (a key look-up stays on every node).
     "source_keys",
+    # Always empty: what a source's first run builds its targets from.
+    "retention_targets_none",
 )
 COLOCATION_ANCHOR = "customer_snapshots"
 

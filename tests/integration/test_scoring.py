@@ -19,7 +19,7 @@ def test_score_publishes_every_customer_with_policy_categories(cli, trained_conn
     out = run_score(cli)
     assert out["customers_scored"] == TRAINED_ROWS == sum(out["segments"].values())
     assert set(out["segments"]) == {"critical", "high", "medium", "low"}
-    assert set(out["stage_seconds"]) == {"read", "transform", "predict", "reasons", "write", "publish"}
+    assert set(out["stage_seconds"]) == {"read", "transform", "predict", "reasons", "write", "targets", "publish"}
     run = trained_conn.execute("SELECT status, customers_scored, targets, model_version FROM scoring_runs "
                                "WHERE run_id = %s", (out["run_id"],)).fetchone()
     assert run == ("succeeded", TRAINED_ROWS, out["targets"], 1)

@@ -104,3 +104,34 @@ def test_history_written_before_run_partitions_survives_the_upgrade_and_the_way_
 
 def _month(conn) -> str:
     return conn.execute("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')").fetchone()[0]
+
+
+def test_targets_written_before_source_partitions_survive_the_upgrade_and_the_way_back(empty_db_url):
+    """0012 partitions retention_targets by source: each source's rows land in its own partition with the
+    CRM's columns as they were, the CRM can still update them (and the update is logged), and the
+    downgrade puts every row back in one table."""
+    migrate.upgrade(empty_db_url, "0011")
+    target = ("INSERT INTO churndb.retention_targets (customer_id, source, customer_key, churn_probability, risk_score, "
+              "risk_category, retention_action, estimated_intervention_cost, estimated_revenue_at_risk, treatment_group, "
+              "campaign_id, policy_version, model_version, run_id, scored_at, crm_status) "
+              "VALUES (%s, %s, %s, 0.8, 80, 'Critical', 'call', 150, 1000, 'treatment', 'c', 1, 1, %s, now(), %s)")
+    rows = [(1, "telecom", "1", 7, "contacted"), (2, "telecom", "2", 7, "new"), (-5, "telco_eu", "A-5", 9, "won back")]
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        for row in rows:
+            conn.execute(target, row)
+    migrate.upgrade(empty_db_url)
+    read = "SELECT customer_id, source, customer_key, run_id, crm_status FROM churndb.retention_targets ORDER BY 1"
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        assert conn.execute(read).fetchall() == sorted(rows)
+        assert conn.execute("SELECT c.relname, count(*) FROM churndb.retention_targets t JOIN pg_class c "
+                            "ON c.oid = t.tableoid GROUP BY 1 ORDER BY 1").fetchall() == [
+            ("retention_targets_r7", 2), ("retention_targets_r9", 1)]
+        conn.execute("SET ROLE churn_crm")
+        conn.execute("UPDATE churndb.retention_targets SET crm_notes = 'ok' WHERE customer_id = 2")
+        conn.execute("RESET ROLE")
+        assert conn.execute("SELECT source, customer_id FROM churndb.crm_target_changes").fetchall() == [("telecom", 2)]
+    migrate.downgrade(empty_db_url, "0011")
+    with psycopg.connect(empty_db_url) as conn:
+        assert conn.execute(read).fetchall() == sorted(rows)
+        assert conn.execute("SELECT relkind FROM pg_class WHERE oid = 'churndb.retention_targets'::regclass"
+                            ).fetchone() == ("r",)

@@ -5,11 +5,6 @@
 -- run's table no longer takes rows.
 SELECT churndb.attach_run_history(%(run_id)s);
 
--- name: lock_targets
--- The publish takes the table before touching rows: a CRM transaction updating its columns waits
--- (its update is applied after the publish commits, never lost) and the two can never deadlock.
-SELECT churndb.lock_retention_targets();
-
 -- name: kept_targets
 -- Under a budget and/or contact capacity, keep the customers with the highest expected net value
 -- (p x success rate x value at risk - cost) until the budget or the capacity is spent.  The kept rows
@@ -50,41 +45,79 @@ INSERT INTO run_targets SELECT * FROM run_targets_kept;
 -- name: count_targets
 SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_targets;
 
--- name: publish_targets
--- Model-owned columns are refreshed; crm_* columns are never touched by a run.
-INSERT INTO churndb.retention_targets AS t
+-- name: lock_source_targets
+-- One build of a source's targets at a time, until its run commits (key space 7304 = a source's targets).
+SELECT pg_advisory_xact_lock(7304, hashtext(%(source)s));
+
+-- name: build_snapshot
+-- Taken before the build reads the source's partition: a CRM update this snapshot does not see was
+-- made (or committed) after the build read it, and is copied at publish.  With the partition to read
+-- (the always-empty retention_targets_none before the source's first publish).
+SELECT pg_current_snapshot()::text, n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = coalesce(churndb.targets_partition(%(source)s), 'churndb.retention_targets_none'::regclass);
+
+-- name: create_run_targets
+SELECT churndb.create_run_targets(%(run_id)s, %(source)s);
+
+-- name: build_run_targets
+-- The source's next CRM targets, in the run's own table ({table}), before the publish takes any lock,
+-- from the source's partition ({current}, read directly: the parent stays unlocked for other sources'
+-- swaps): this run's targets, with what the CRM recorded for them and when they were first targeted
+-- (a customer targeted again after a gap starts anew) ...
+INSERT INTO {table}
     (customer_id, source, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
      estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
      campaign_id, policy_version, model_version, run_id, scored_at, is_current, first_targeted_at, dropped_at,
-     offer_arm, expected_uplift, uplift_model_version)
-SELECT customer_id, %(source)s, coalesce(customer_key, customer_id::text), churn_probability, risk_score,
-       risk_category, retention_action, suggested_offer,
-       estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
-       %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true, %(scored_at)s, NULL,
-       offer_arm, expected_uplift, CASE WHEN expected_uplift IS NOT NULL THEN %(uplift_model_version)s::int END
-FROM run_targets
-ORDER BY customer_id                      -- one lock order for every publisher: no deadlock between runs
-ON CONFLICT (customer_id) DO UPDATE SET
-    customer_key = excluded.customer_key, churn_probability = excluded.churn_probability, risk_score = excluded.risk_score,
-    risk_category = excluded.risk_category, retention_action = excluded.retention_action,
-    suggested_offer = excluded.suggested_offer,
-    estimated_intervention_cost = excluded.estimated_intervention_cost,
-    estimated_revenue_at_risk = excluded.estimated_revenue_at_risk,
-    expected_net_value = excluded.expected_net_value, top_reasons = excluded.top_reasons,
-    treatment_group = excluded.treatment_group, campaign_id = excluded.campaign_id,
-    policy_version = excluded.policy_version, model_version = excluded.model_version,
-    run_id = excluded.run_id, scored_at = excluded.scored_at, is_current = true,
-    offer_arm = excluded.offer_arm, expected_uplift = excluded.expected_uplift,
-    uplift_model_version = excluded.uplift_model_version,
-    first_targeted_at = CASE WHEN t.is_current THEN t.first_targeted_at ELSE excluded.first_targeted_at END,
-    dropped_at = NULL;
+     crm_status, crm_owner, crm_notes, crm_updated_at, offer_arm, expected_uplift, uplift_model_version)
+SELECT r.customer_id, %(source)s, coalesce(r.customer_key, r.customer_id::text), r.churn_probability, r.risk_score,
+       r.risk_category, r.retention_action, r.suggested_offer, r.estimated_intervention_cost,
+       r.estimated_revenue_at_risk, r.expected_net_value, r.top_reasons, r.treatment_group,
+       %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true,
+       CASE WHEN o.is_current THEN o.first_targeted_at ELSE %(scored_at)s END, NULL,
+       coalesce(o.crm_status, 'new'), o.crm_owner, o.crm_notes, o.crm_updated_at,
+       r.offer_arm, r.expected_uplift, CASE WHEN r.expected_uplift IS NOT NULL THEN %(uplift_model_version)s::int END
+FROM run_targets r
+LEFT JOIN {current} o ON o.customer_id = r.customer_id
+UNION ALL
+-- ... and the source's targets this run no longer has: kept for the CRM, marked dropped (once).
+SELECT o.customer_id, o.source, o.customer_key, o.churn_probability, o.risk_score, o.risk_category,
+       o.retention_action, o.suggested_offer, o.estimated_intervention_cost, o.estimated_revenue_at_risk,
+       o.expected_net_value, o.top_reasons, o.treatment_group, o.campaign_id, o.policy_version, o.model_version,
+       o.run_id, o.scored_at, false, o.first_targeted_at,
+       CASE WHEN o.is_current THEN %(scored_at)s::timestamptz ELSE o.dropped_at END,
+       o.crm_status, o.crm_owner, o.crm_notes, o.crm_updated_at, o.offer_arm, o.expected_uplift, o.uplift_model_version
+FROM {current} o
+WHERE NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = o.customer_id);
 
--- name: drop_stale_targets
--- Customers of the run's source no longer targeted stay visible to the CRM, marked, not deleted
--- (other sources' targets are another run's business).
-UPDATE churndb.retention_targets t
-SET is_current = false, dropped_at = %(scored_at)s
-WHERE t.is_current AND t.source = %(source)s AND NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = t.customer_id);
+-- name: index_run_targets
+SELECT churndb.index_run_targets(%(run_id)s);
+
+-- name: lock_targets
+-- The publish takes the table before it copies and swaps: a CRM transaction updating its columns
+-- waits (its update lands in the new partition after the publish commits, never lost) and the two
+-- can never deadlock.
+SELECT churndb.lock_retention_targets();
+
+-- name: catch_up_crm_changes
+-- Under the lock: the CRM's columns of customers it updated in transactions the build's snapshot did
+-- not see, copied from the partition in use into the run's table ({table}).  A few rows, not every target.
+UPDATE {table} n
+SET crm_status = o.crm_status, crm_owner = o.crm_owner, crm_notes = o.crm_notes, crm_updated_at = o.crm_updated_at
+FROM churndb.retention_targets o
+WHERE o.source = %(source)s AND o.customer_id = n.customer_id
+  AND o.customer_id IN (SELECT c.customer_id FROM churndb.crm_target_changes c
+                        WHERE c.source = %(source)s AND c.xid >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
+                          AND NOT pg_visible_in_snapshot(c.xid, %(snapshot)s::pg_snapshot));
+
+-- name: swap_run_targets
+-- The source's partition out, the run's in: catalog changes (constraints and indexes already match).
+SELECT churndb.swap_run_targets(%(run_id)s, %(source)s);
+
+-- name: prune_crm_changes
+-- Changes every later build will see are no longer needed.
+DELETE FROM churndb.crm_target_changes
+WHERE source = %(source)s AND xid < pg_snapshot_xmin(%(snapshot)s::pg_snapshot);
 
 -- name: insert_roi_summary
 -- Projected program figures per category of the published targets; control customers are
@@ -109,12 +142,13 @@ FROM run_targets
 GROUP BY risk_category;
 
 -- name: insert_segment_summary
--- Per-category totals of the run, published with it (the views read these, not 30M history rows).
+-- Per-category totals of the run, published with it (the views read these, not 30M history rows),
+-- from the run's own history table ({table}) before it is attached.
 INSERT INTO churndb.run_segment_summary
     (run_id, risk_category, min_score, customers, avg_score, revenue_at_risk, intervention_cost)
 SELECT run_id, risk_category, min(risk_score), count(*), avg(risk_score)::float8,
        sum(estimated_revenue_at_risk), sum(estimated_intervention_cost)
-FROM churndb.score_history
+FROM {table}
 WHERE run_id = %(run_id)s
 GROUP BY run_id, risk_category;
 

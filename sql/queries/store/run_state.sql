@@ -14,14 +14,16 @@ WHERE r.status = 'running'
 RETURNING run_id;
 
 -- name: drop_abandoned_staging
--- Staged rows and never-attached history tables of runs that ended without publishing (a run drops its
+-- Staged rows and never-attached history and targets tables of runs that ended without publishing (a run drops its
 -- own when it ends; a killed coordinator's are left for this).
 SELECT churndb.drop_run_staging(r.run_id)
 FROM churndb.scoring_runs r
 WHERE r.status <> 'running'
   AND (to_regclass(format('churndb.score_staging_r%s', r.run_id)) IS NOT NULL
        OR EXISTS (SELECT 1 FROM pg_class c
-                  WHERE c.oid = to_regclass(format('churndb.score_history_r%s', r.run_id)) AND NOT c.relispartition));
+                  WHERE c.oid IN (to_regclass(format('churndb.score_history_r%s', r.run_id)),
+                                  to_regclass(format('churndb.retention_targets_r%s', r.run_id)))
+                    AND NOT c.relispartition));
 
 -- name: start_run
 INSERT INTO churndb.scoring_runs (model_version, policy_version, as_of_date, source, campaign_id, is_shadow, host, pid,
