@@ -14,7 +14,8 @@ customers.  Now:
   the lock.  It reads the source's partition directly (``targets_partition``), which locks that
   partition only: another source's publish, which must lock the parent exclusively for its swap, is
   never stuck behind it.  A source with no partition yet reads ``retention_targets_none`` (always
-  empty, never attached).  ``index_run_targets(run)`` builds the parent's indexes on it.
+  empty, never attached).  ``index_run_targets(run)`` builds the parent's indexes on it (the key and current targets by
+  risk; 0008's (source, risk) index is gone: one source per partition makes it a copy of the latter).
 * A row trigger logs every CRM update (``crm_target_changes``: source, customer, transaction id).
   Under the lock, the publish copies the CRM columns of the customers changed by transactions the
   build could not see (``pg_visible_in_snapshot``): the CRM's work is never lost, and the lock is held
@@ -71,8 +72,9 @@ CREATE TABLE churndb.retention_targets
     (LIKE churndb.retention_targets_0011 INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
     PARTITION BY LIST (source);
 ALTER TABLE churndb.retention_targets ADD PRIMARY KEY (customer_id, source);
+-- One source per partition: a source's current targets by risk are this index on its partition (the
+-- (source, risk_score) index 0008 added would be a second copy of it, built by every run).
 CREATE INDEX retention_targets_current ON churndb.retention_targets (risk_score DESC) WHERE is_current;
-CREATE INDEX retention_targets_source ON churndb.retention_targets (source, risk_score DESC) WHERE is_current;
 -- What a source's first run builds from: no targets (never attached, never written); and the shape of
 -- every run's targets table (made LIKE this one: LIKE the parent would lock the parent until commit).
 CREATE TABLE churndb.retention_targets_none
@@ -145,8 +147,6 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass(format('churndb.%I', name)) AND indisprimary) THEN
         EXECUTE format('ALTER TABLE churndb.%I ADD CONSTRAINT %I PRIMARY KEY (customer_id, source)', name, name || '_pkey');
         EXECUTE format('CREATE INDEX %I ON churndb.%I (risk_score DESC) WHERE is_current', name || '_current', name);
-        EXECUTE format('CREATE INDEX %I ON churndb.%I (source, risk_score DESC) WHERE is_current',
-                       name || '_source_current', name);
         EXECUTE format('ANALYZE churndb.%I', name);
     END IF;
 END
