@@ -245,7 +245,7 @@ def _publish(url: str, run: RunSpec, tally: Tally, stages: Stages, expected: int
                 if staged != tally.targeted:
                     raise ChurnDBError(f"run {run.run_id}: {staged:,} targets staged, {tally.targeted:,} scored; "
                                        "nothing was published")
-            stages.add("publish", t)
+            stages.add("targets", t)  # the staged targets, gathered before any lock: part of building them
             publish(writer, run, tally, stages, expected=expected)
             writer.execute(SQL.query("drop_run_staging"), {"run_id": run.run_id})
     finally:
