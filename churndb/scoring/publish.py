@@ -6,7 +6,9 @@ CRM targets built in the run's own table (``retention_targets_r<run>``: this run
 the CRM recorded for them, and the source's targets it no longer has, marked dropped), its indexes,
 the run's summaries and notifications.  ``publish`` (time that does not grow with the run): the CRM's
 table locked, the CRM's updates the build could not see copied over, the source's partition swapped
-for the run's and the run's history attached (catalog changes), the run flipped to succeeded.
+for the run's and the run's history attached (catalog changes), the run flipped to succeeded.  The
+build is checked by the database's owner before the lock (no CRM row lost or changed, no CRM work made
+up): the scorer's own table cannot be used to drop or forge the CRM's rows.
 Readers see all of it or none of it; the CRM waits only for the second step.
 """
 
@@ -58,9 +60,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
     writer.execute(SQL.query("attach_run_history"), {"run_id": run.run_id})
     if not run.shadow:
         writer.execute(SQL.query("lock_targets"))
-        writer.execute(SQL.compose("catch_up_crm_changes", table=targets_table),
-                       {"source": run.source.name, "snapshot": snapshot})
-        writer.execute(SQL.query("swap_run_targets"), params)
+        writer.execute(SQL.query("swap_run_targets"), {**params, "snapshot": snapshot})
         writer.execute(SQL.query("prune_crm_changes"), {"source": run.source.name, "snapshot": snapshot})
     stages.add("publish", t)
     run_state.succeed(writer, run.run_id, customers=tally.customers, targets=tally.targets,
@@ -75,14 +75,14 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
 
 def _build_targets(writer: psycopg.Connection, table: sql.Composable, params: dict) -> str:
     """Fill (creating it first) the run's targets table from ``run_targets`` and the source's partition,
-    and index it; returns the snapshot taken before the partition was read (the CRM's later updates are
+    index and check it; returns the snapshot taken before the partition was read (the CRM's later updates are
     copied at publish).  Runs of one source build one at a time (an advisory lock until commit): the
     partition a build reads is the one its publish swaps out."""
     writer.execute(SQL.query("lock_source_targets"), params)
     snapshot, schema, partition = writer.execute(SQL.query("build_snapshot"), params).fetchone()
     writer.execute(SQL.query("create_run_targets"), params)
     writer.execute(SQL.compose("build_run_targets", table=table, current=sql.Identifier(schema, partition)), params)
-    writer.execute(SQL.query("index_run_targets"), params)
+    writer.execute(SQL.query("index_run_targets"), {**params, "snapshot": snapshot})
     return snapshot
 
 

@@ -14,15 +14,19 @@ customers.  Now:
   the lock.  It reads the source's partition directly (``targets_partition``), which locks that
   partition only: another source's publish, which must lock the parent exclusively for its swap, is
   never stuck behind it.  A source with no partition yet reads ``retention_targets_none`` (always
-  empty, never attached).  ``index_run_targets(run)`` builds the parent's indexes on it (the key and current targets by
-  risk; 0008's (source, risk) index is gone: one source per partition makes it a copy of the latter).
+  empty, never attached).  ``index_run_targets(run, snapshot)`` builds the parent's indexes on it (the
+  key and current targets by risk; 0008's (source, risk) index is gone: one source per partition
+  makes it a copy of the latter), then checks it as the owner: every customer of the source's
+  partition is in it with the CRM's columns as the CRM left them, and no new customer carries CRM
+  work; the scorer loses its write grant.  The scorer never had UPDATE on the CRM's columns and never
+  had DELETE: a run cannot drop, blank or forge the CRM's rows through its own table either.
 * A row trigger logs every CRM update (``crm_target_changes``: source, customer, transaction id).
   Under the lock, the publish copies the CRM columns of the customers changed by transactions the
   build could not see (``pg_visible_in_snapshot``): the CRM's work is never lost, and the lock is held
   for those few rows, not for every target.
-* ``swap_run_targets(run, source)``: the source's partition is detached and dropped, the run's
-  attached (a catalog change: constraints and indexes already match), the scorer's write grant
-  revoked.  DETACH takes the parent's ACCESS EXCLUSIVE lock for the rest of the publish transaction
+* ``swap_run_targets(run, source, snapshot)``: only for a table checked against the partition in
+  use now; the CRM's updates the build did not see are copied, the source's partition is detached and
+  dropped, the run's attached (a catalog change: constraints and indexes already match).  DETACH takes the parent's ACCESS EXCLUSIVE lock for the rest of the publish transaction
   (milliseconds): readers wait that long.
 * ``drop_run_staging(run)`` also drops a run's unattached targets table.
 
@@ -118,59 +122,118 @@ END
 $do$;
 DROP TABLE churndb.retention_targets_0011;
 
+-- The source a running run scores.  Internal.
+CREATE FUNCTION churndb.running_run_source(run bigint) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+BEGIN
+    PERFORM churndb.running_run_start(run);
+    RETURN (SELECT r.source FROM churndb.scoring_runs r WHERE r.run_id = run);
+END
+$fn$;
+
 -- The unattached table a run fills with its source's next targets.  Names come from the run id.
 CREATE FUNCTION churndb.create_run_targets(run bigint, src text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
 DECLARE
     name text := format('retention_targets_r%s', run);
 BEGIN
-    PERFORM churndb.running_run_start(run);
+    IF churndb.running_run_source(run) IS DISTINCT FROM src THEN
+        RAISE EXCEPTION 'run % does not score source %', run, src USING ERRCODE = 'insufficient_privilege';
+    END IF;
     IF to_regclass(format('churndb.%I', name)) IS NULL THEN
         EXECUTE format('CREATE TABLE churndb.%I (LIKE churndb.retention_targets_none INCLUDING DEFAULTS '
                        'INCLUDING CONSTRAINTS)', name);
         EXECUTE format('ALTER TABLE churndb.%I ADD CONSTRAINT %I CHECK (source = %L)', name, name || '_source', src);
     END IF;
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE ON churndb.%I TO churn_scorer', name);
+    EXECUTE format('GRANT SELECT, INSERT ON churndb.%I TO churn_scorer', name);
     RETURN name;
 END
 $fn$;
 
-CREATE FUNCTION churndb.index_run_targets(run bigint) RETURNS void
+-- After the build, before the lock: the run's table gets the parent's indexes, and is checked against
+-- the source's partition, which only the owner may drop: every customer there is in the run's table,
+-- with the CRM's columns as the CRM left them (but for customers the CRM updated in transactions the
+-- build's snapshot did not see: the publish copies those), and no new customer claims CRM work.  Then
+-- the scorer can no longer write the table, and the check is recorded (a comment only the owner sets).
+CREATE FUNCTION churndb.index_run_targets(run bigint, snapshot text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
 DECLARE
-    name text := format('retention_targets_r%s', run);
-BEGIN
-    PERFORM churndb.running_run_start(run);
-    IF to_regclass(format('churndb.%I', name)) IS NULL THEN
-        RAISE EXCEPTION 'run % has no targets table', run;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = to_regclass(format('churndb.%I', name)) AND indisprimary) THEN
-        EXECUTE format('ALTER TABLE churndb.%I ADD CONSTRAINT %I PRIMARY KEY (customer_id, source)', name, name || '_pkey');
-        EXECUTE format('CREATE INDEX %I ON churndb.%I (risk_score DESC) WHERE is_current', name || '_current', name);
-        EXECUTE format('ANALYZE churndb.%I', name);
-    END IF;
-END
-$fn$;
-
--- Under the publish's lock: the source's partition out, the run's in.  A catalog change.
-CREATE FUNCTION churndb.swap_run_targets(run bigint, src text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
-DECLARE
+    src  text := churndb.running_run_source(run);
     name text := format('retention_targets_r%s', run);
     tbl  regclass := to_regclass(format('churndb.%I', name));
-    old  regclass;
+    cur  regclass := coalesce(churndb.targets_partition(src), 'churndb.retention_targets_none'::regclass);
+    bad  bigint;
 BEGIN
-    PERFORM churndb.running_run_start(run);
     IF tbl IS NULL OR (SELECT relispartition FROM pg_class WHERE oid = tbl) THEN
         RAISE EXCEPTION 'run % has no unattached targets table', run;
     END IF;
-    PERFORM churndb.index_run_targets(run);
+    EXECUTE format('REVOKE INSERT, UPDATE, DELETE ON %s FROM churn_scorer', tbl);
+    IF NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = tbl AND indisprimary) THEN
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I PRIMARY KEY (customer_id, source)', tbl, name || '_pkey');
+        EXECUTE format('CREATE INDEX %I ON %s (risk_score DESC) WHERE is_current', name || '_current', tbl);
+        EXECUTE format('ANALYZE %s', tbl);
+    END IF;
+    EXECUTE format($q$
+        SELECT count(*) FROM %s o LEFT JOIN %s n ON n.customer_id = o.customer_id
+        WHERE n.customer_id IS NULL
+           OR ((n.crm_status, n.crm_owner, n.crm_notes, n.crm_updated_at)
+                   IS DISTINCT FROM (o.crm_status, o.crm_owner, o.crm_notes, o.crm_updated_at)
+               AND o.customer_id NOT IN (SELECT c.customer_id FROM churndb.crm_target_changes c
+                                         WHERE c.source = $1 AND NOT pg_visible_in_snapshot(c.xid, $2::pg_snapshot)))
+        $q$, cur, tbl) INTO bad USING src, snapshot;
+    IF bad > 0 THEN
+        RAISE EXCEPTION 'run %: its targets would lose or change the CRM''s columns of % customers of source %; '
+                        'nothing was published', run, bad, src USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    EXECUTE format($q$
+        SELECT count(*) FROM %s n
+        WHERE (n.crm_status <> 'new' OR n.crm_owner IS NOT NULL OR n.crm_notes IS NOT NULL OR n.crm_updated_at IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM %s o WHERE o.customer_id = n.customer_id)
+        $q$, tbl, cur) INTO bad;
+    IF bad > 0 THEN
+        RAISE EXCEPTION 'run %: % new targets of source % carry CRM work they never had; nothing was published',
+                        run, bad, src USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    EXECUTE format('COMMENT ON TABLE %s IS %L', tbl, format('checked against %s', cur::oid));
+END
+$fn$;
+
+-- Under the publish's lock: the CRM's updates the build did not see copied from the source's partition
+-- (a few rows), then the partition out and the run's in (catalog changes).  Only a table checked
+-- against the partition in use now is swapped in.
+CREATE FUNCTION churndb.swap_run_targets(run bigint, src text, snapshot text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+DECLARE
+    tbl regclass := to_regclass(format('churndb.retention_targets_r%s', run));
+    old regclass;
+BEGIN
+    IF churndb.running_run_source(run) IS DISTINCT FROM src THEN
+        RAISE EXCEPTION 'run % does not score source %', run, src USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF tbl IS NULL OR (SELECT relispartition FROM pg_class WHERE oid = tbl) THEN
+        RAISE EXCEPTION 'run % has no unattached targets table', run;
+    END IF;
+    LOCK TABLE churndb.retention_targets IN SHARE ROW EXCLUSIVE MODE;
     old := churndb.targets_partition(src);
+    IF obj_description(tbl, 'pg_class') IS DISTINCT FROM
+           format('checked against %s', coalesce(old, 'churndb.retention_targets_none'::regclass)::oid) THEN
+        RAISE EXCEPTION 'run %: source %''s targets changed since the run checked its own (another run published '
+                        'first); nothing was published', run, src USING ERRCODE = 'serialization_failure';
+    END IF;
     IF old IS NOT NULL THEN
+        EXECUTE format($q$
+            UPDATE %s n
+            SET crm_status = o.crm_status, crm_owner = o.crm_owner, crm_notes = o.crm_notes,
+                crm_updated_at = o.crm_updated_at
+            FROM %s o
+            WHERE o.customer_id = n.customer_id
+              AND o.customer_id IN (SELECT c.customer_id FROM churndb.crm_target_changes c
+                                    WHERE c.source = $1 AND c.xid >= pg_snapshot_xmin($2::pg_snapshot)
+                                      AND NOT pg_visible_in_snapshot(c.xid, $2::pg_snapshot))
+            $q$, tbl, old) USING src, snapshot;
         EXECUTE format('ALTER TABLE churndb.retention_targets DETACH PARTITION %s', old);
         EXECUTE format('DROP TABLE %s', old);
     END IF;
-    EXECUTE format('REVOKE INSERT, UPDATE ON %s FROM churn_scorer', tbl);
     EXECUTE format('ALTER TABLE churndb.retention_targets ATTACH PARTITION %s FOR VALUES IN (%L)', tbl, src);
 END
 $fn$;
@@ -200,10 +263,10 @@ BEGIN
 END
 $fn$;
 
-REVOKE EXECUTE ON FUNCTION churndb.create_run_targets(bigint, text), churndb.index_run_targets(bigint),
-    churndb.swap_run_targets(bigint, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION churndb.create_run_targets(bigint, text), churndb.index_run_targets(bigint),
-    churndb.swap_run_targets(bigint, text) TO churn_scorer;
+REVOKE EXECUTE ON FUNCTION churndb.running_run_source(bigint), churndb.create_run_targets(bigint, text),
+    churndb.index_run_targets(bigint, text), churndb.swap_run_targets(bigint, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION churndb.create_run_targets(bigint, text), churndb.index_run_targets(bigint, text),
+    churndb.swap_run_targets(bigint, text, text) TO churn_scorer;
 GRANT SELECT, DELETE ON churndb.crm_target_changes TO churn_scorer;
 GRANT SELECT ON churndb.retention_targets_none TO churn_scorer;
 """
@@ -211,8 +274,9 @@ GRANT SELECT ON churndb.retention_targets_none TO churn_scorer;
 DOWNGRADE = r"""
 DROP VIEW churndb.v_crm_priority_targets;
 DROP FUNCTION churndb.create_run_targets(bigint, text);
-DROP FUNCTION churndb.index_run_targets(bigint);
-DROP FUNCTION churndb.swap_run_targets(bigint, text);
+DROP FUNCTION churndb.index_run_targets(bigint, text);
+DROP FUNCTION churndb.swap_run_targets(bigint, text, text);
+DROP FUNCTION churndb.running_run_source(bigint);
 DROP FUNCTION churndb.targets_partition(text);
 DROP TABLE churndb.retention_targets_none;
 CREATE OR REPLACE FUNCTION churndb.drop_run_staging(run bigint) RETURNS void

@@ -97,4 +97,47 @@ def test_no_role_can_write_a_published_partition_directly(trained_conn, trained_
     with psycopg.connect(trained_db_url, autocommit=True) as conn:
         conn.execute(f"SET ROLE {role}")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(f"UPDATE churndb.retention_targets_r{run} SET risk_score = 0")
+            # the scorer could INSERT into its run's table until the check; no role may once published
+            conn.execute(f"INSERT INTO churndb.retention_targets_r{run} "
+                         f"SELECT * FROM churndb.retention_targets_r{run} LIMIT 1")
+
+
+def test_a_run_cannot_drop_or_forge_the_crms_rows_through_its_own_table(cli, trained_conn, trained_db_url):
+    """The scorer fills its run's table; the owner's check before the swap refuses a table that lost a
+    customer the CRM has, changed the CRM's columns, or gives a new customer CRM work -- and a table
+    that was never checked, or a run of another source, is never swapped in."""
+    run_score(cli)
+    victim, other = [r[0] for r in trained_conn.execute(
+        "SELECT customer_id FROM retention_targets ORDER BY customer_id LIMIT 2").fetchall()]
+    trained_conn.execute("UPDATE retention_targets SET crm_notes = 'promised a call' WHERE customer_id = %s", (other,))
+
+    def attempt(copy: str, tamper: str | None = None, check: bool = True) -> None:
+        run = trained_conn.execute("INSERT INTO scoring_runs (model_version, started_at, source) "
+                                   "VALUES (1, now(), 'telecom') RETURNING run_id").fetchone()[0]
+        with psycopg.connect(trained_db_url, autocommit=True, options="-c search_path=churndb,public") as scorer:
+            scorer.execute("SET ROLE churn_scorer")
+            scorer.execute("SELECT churndb.create_run_targets(%s, 'telecom')", (run,))
+            scorer.execute(f"INSERT INTO retention_targets_r{run} {copy}")
+            if tamper:
+                trained_conn.execute(tamper.format(table=f"retention_targets_r{run}"))
+            snapshot = scorer.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+            if check:
+                scorer.execute("SELECT churndb.index_run_targets(%s, %s)", (run, snapshot))
+            scorer.execute("SELECT churndb.swap_run_targets(%s, 'telecom', %s)", (run, snapshot))
+
+    everyone = "SELECT * FROM retention_targets"
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="lose or change the CRM's columns of 1"):
+        attempt(f"{everyone} WHERE customer_id <> {victim}")                            # a CRM row dropped
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="lose or change the CRM's columns of 1"):
+        attempt(everyone, "UPDATE {table} SET crm_notes = NULL WHERE customer_id = %d" % other)  # blanked
+    with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="carry CRM work they never had"):
+        # a new customer that arrives with CRM work
+        attempt(everyone, ("INSERT INTO {table} SELECT * FROM {table} WHERE customer_id = %d; "
+                           "UPDATE {table} SET customer_id = -customer_id, crm_status = 'won back' "
+                           "WHERE ctid = (SELECT max(ctid) FROM {table} WHERE customer_id = %d)") % (victim, victim))
+    with pytest.raises(psycopg.errors.SerializationFailure, match="changed since the run checked"):
+        attempt(everyone, check=False)                                                   # never checked
+    assert trained_conn.execute("SELECT crm_notes FROM retention_targets WHERE customer_id = %s",
+                                (other,)).fetchone() == ("promised a call",)
+    assert trained_conn.execute("SELECT count(*) FROM retention_targets WHERE customer_id = %s",
+                                (victim,)).fetchone() == (1,)

@@ -91,28 +91,20 @@ FROM {current} o
 WHERE NOT EXISTS (SELECT 1 FROM run_targets r WHERE r.customer_id = o.customer_id);
 
 -- name: index_run_targets
-SELECT churndb.index_run_targets(%(run_id)s);
+-- Indexed, then checked by the owner against the source's partition: no customer lost, no CRM column
+-- changed but by the CRM since the snapshot, no CRM work made up; the scorer can write it no more.
+SELECT churndb.index_run_targets(%(run_id)s, %(snapshot)s);
 
 -- name: lock_targets
--- The publish takes the table before it copies and swaps: a CRM transaction updating its columns
--- waits (its update lands in the new partition after the publish commits, never lost) and the two
--- can never deadlock.
+-- The publish takes the table before the swap: a CRM transaction updating its columns waits (its
+-- update lands in the new partition after the publish commits, never lost) and the two can never
+-- deadlock.
 SELECT churndb.lock_retention_targets();
 
--- name: catch_up_crm_changes
--- Under the lock: the CRM's columns of customers it updated in transactions the build's snapshot did
--- not see, copied from the partition in use into the run's table ({table}).  A few rows, not every target.
-UPDATE {table} n
-SET crm_status = o.crm_status, crm_owner = o.crm_owner, crm_notes = o.crm_notes, crm_updated_at = o.crm_updated_at
-FROM churndb.retention_targets o
-WHERE o.source = %(source)s AND o.customer_id = n.customer_id
-  AND o.customer_id IN (SELECT c.customer_id FROM churndb.crm_target_changes c
-                        WHERE c.source = %(source)s AND c.xid >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
-                          AND NOT pg_visible_in_snapshot(c.xid, %(snapshot)s::pg_snapshot));
-
 -- name: swap_run_targets
--- The source's partition out, the run's in: catalog changes (constraints and indexes already match).
-SELECT churndb.swap_run_targets(%(run_id)s, %(source)s);
+-- Under the lock: the CRM's updates the build's snapshot did not see copied into the run's table (a
+-- few rows, not every target), then the source's partition out and the run's in: catalog changes.
+SELECT churndb.swap_run_targets(%(run_id)s, %(source)s, %(snapshot)s);
 
 -- name: prune_crm_changes
 -- Changes every later build will see are no longer needed.
