@@ -61,7 +61,6 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
     if not run.shadow:
         writer.execute(SQL.query("lock_targets"))
         writer.execute(SQL.query("swap_run_targets"), {**params, "snapshot": snapshot})
-        writer.execute(SQL.query("prune_crm_changes"), {"source": run.source.name, "snapshot": snapshot})
     stages.add("publish", t)
     run_state.succeed(writer, run.run_id, customers=tally.customers, targets=tally.targets,
                  partitions=tally.partitions or None, stage_seconds=stages.rounded(), summary=tally.summary())

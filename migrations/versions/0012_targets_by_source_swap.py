@@ -199,8 +199,8 @@ END
 $fn$;
 
 -- Under the publish's lock: the CRM's updates the build did not see copied from the source's partition
--- (a few rows), then the partition out and the run's in (catalog changes).  Only a table checked
--- against the partition in use now is swapped in.
+-- (a few rows), then the partition out and the run's in (catalog changes), and the change log pruned.
+-- Only a table checked against the partition in use now is swapped in.
 CREATE FUNCTION churndb.swap_run_targets(run bigint, src text, snapshot text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
 DECLARE
@@ -235,6 +235,9 @@ BEGIN
         EXECUTE format('DROP TABLE %s', old);
     END IF;
     EXECUTE format('ALTER TABLE churndb.retention_targets ATTACH PARTITION %s FOR VALUES IN (%L)', tbl, src);
+    -- Changes every later build will see are no longer needed.
+    DELETE FROM churndb.crm_target_changes c
+    WHERE c.source = src AND c.xid < pg_snapshot_xmin(snapshot::pg_snapshot);
 END
 $fn$;
 
@@ -267,7 +270,7 @@ REVOKE EXECUTE ON FUNCTION churndb.running_run_source(bigint), churndb.create_ru
     churndb.index_run_targets(bigint, text), churndb.swap_run_targets(bigint, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION churndb.create_run_targets(bigint, text), churndb.index_run_targets(bigint, text),
     churndb.swap_run_targets(bigint, text, text) TO churn_scorer;
-GRANT SELECT, DELETE ON churndb.crm_target_changes TO churn_scorer;
+GRANT SELECT ON churndb.crm_target_changes TO churn_scorer;
 GRANT SELECT ON churndb.retention_targets_none TO churn_scorer;
 """
 

@@ -103,13 +103,9 @@ SELECT churndb.lock_retention_targets();
 
 -- name: swap_run_targets
 -- Under the lock: the CRM's updates the build's snapshot did not see copied into the run's table (a
--- few rows, not every target), then the source's partition out and the run's in: catalog changes.
+-- few rows, not every target), then the source's partition out and the run's in: catalog changes;
+-- the CRM change log pruned of what every later build will see.
 SELECT churndb.swap_run_targets(%(run_id)s, %(source)s, %(snapshot)s);
-
--- name: prune_crm_changes
--- Changes every later build will see are no longer needed.
-DELETE FROM churndb.crm_target_changes
-WHERE source = %(source)s AND xid < pg_snapshot_xmin(%(snapshot)s::pg_snapshot);
 
 -- name: insert_roi_summary
 -- Projected program figures per category of the published targets; control customers are
