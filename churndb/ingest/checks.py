@@ -102,12 +102,11 @@ class Checker:
 
     @property
     def frame(self) -> pd.DataFrame:
-        """The records as a frame of stripped Python strings (built on first use; loaders may add columns)."""
+        """The records as a frame of stripped Python strings, built on first use.  Loaders may add columns
+        (``column`` reads them); the file's own columns are read from the Arrow arrays."""
         if self._frame is None:
             self._frame = pd.DataFrame({h: pd.Series(self._columns[h].to_numpy(zero_copy_only=False), dtype=object)
-                                        for h in self.header}, columns=self.header)
-            if not self.header:
-                self._frame = pd.DataFrame(index=range(len(self.records)))
+                                        for h in self.header}, index=self.index, columns=self.header)
         return self._frame
 
     def column(self, name: str) -> pa.Array:
