@@ -5,10 +5,10 @@
 Trains the ensemble on synthetic customers, then on an independent sample measures:
 
 * seconds per 100,000 customers for: the ensemble's path attribution (today's reason codes), the
-  ensemble with the libraries' exact TreeSHAP for the boosted members, and the former reason codes
-  (LightGBM's TreeSHAP alone);
+  ensemble with the libraries' exact TreeSHAP for every member (its TreeSHAP values: Shapley values add
+  up through the linear meta-learner), and the former reason codes (LightGBM's TreeSHAP alone);
 * additivity: max |base + sum of contributions - published log-odds| (must be ~1e-6, float32);
-* agreement with the ensemble's TreeSHAP combination (the reference): how often the top reason is
+* agreement with the ensemble's TreeSHAP values (the reference): how often the top reason is
   the same, and the average share of the top three features in common — for today's codes and for
   the former LightGBM-only codes.
 """

@@ -8,20 +8,26 @@ and any additive split of each member's log-odds over the features carries throu
 ``contribution_j = sum_m w_m * phi_mj`` and ``L = base + sum_j contribution_j`` for every customer
 (``test_reasons.py`` checks the sum).  Each member's split is its trees' *path attribution* (Saabas):
 along the path a row takes through a tree, each split's change of the node value is credited to the
-split's feature, summed over the trees.  For the boosted members (XGBoost, LightGBM) node values are
-log-odds, so the split of ``logit(p)`` is exact; the forest's are probabilities, and its split of
-``p_rf - p_root`` is mapped onto ``logit(p_rf) - logit(p_root)`` in proportion.
+split's feature, summed over the trees.  All three members' node values are log-odds (the forest is
+XGBoost's random-forest mode), so each member's split of ``logit(p)`` is exact.  XGBoost attributes its
+two members itself, in C++; LightGBM's leaves are looked up in tables built once per loaded model.
 
 Path attribution is the approximation: it is not the Shapley value (TreeSHAP) of each feature, but
 it is additive, exact for the published number and costs one leaf look-up per tree — in this
 repository's benchmark (``bench/reasons_bench.py``, figures in the README) it is two orders of
 magnitude faster than exact TreeSHAP and picks mostly the same top three features.
-``method="treeshap"`` uses the libraries' exact TreeSHAP for the boosted members instead.
+``method="treeshap"`` uses the libraries' exact TreeSHAP for every member instead: the ensemble's
+TreeSHAP values of its log-odds (Shapley values add up through the linear meta-learner).
+
+Models trained before the forest became XGBoost's (a scikit-learn ``RandomForestClassifier`` member,
+probabilities in its nodes) are still explained: that forest's split of ``p_rf - p_root`` is mapped
+onto ``logit(p_rf) - logit(p_root)`` in proportion, by path attribution in either method.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.ensemble._forest import BaseForest
 
 from .features import meaning
 from .predictor import ChurnModel
@@ -37,12 +43,15 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 class _LeafTable:
-    """Per tree, for each leaf, the path attribution of the leaf's value over the features."""
+    """A member's trees as one table: a row per leaf, the path attribution of the leaf's value over the
+    features.  A customer's split is the sum of the rows of the leaves it lands in, one per tree: a
+    sparse (customers x leaves, a 1 per tree) times dense (leaves x features) product, in C."""
 
     def __init__(self, trees: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], n_features: int):
-        # each tree: (parent, feature, value, leaves): parent (-1 for the root), split feature of each
-        # node, node value, and the node ids of the leaves in the order the library numbers them
-        self.tables, self.roots = [], []
+        # each tree: (parent, feature, value, leaves): parent of each node (-1 for the root), its split
+        # feature, its value, and for each leaf id the library's leaf prediction returns, that leaf's node
+        # (-1 for an id that is not a leaf)
+        tables, lookups, self.roots = [], [], []
         for parent, feature, value, leaves in trees:
             parent, feature, value = np.asarray(parent), np.asarray(feature), np.asarray(value, dtype=float)
             depth = np.zeros(len(parent), dtype=int)
@@ -58,19 +67,30 @@ class _LeafTable:
                 up = parent[nodes]
                 per_node[nodes] = per_node[up]
                 per_node[nodes, feature[up]] += value[nodes] - value[up]
-            self.tables.append(per_node[np.asarray(leaves)])
+            leaves = np.asarray(leaves)
+            is_leaf = leaves >= 0
+            first = sum(len(t) for t in tables)
+            lookups.append(np.where(is_leaf, first + np.cumsum(is_leaf) - 1, -1))
+            tables.append(per_node[leaves[is_leaf]])
             self.roots.append(float(value[np.flatnonzero(~has_parent)[0]]))
+        self.table = np.vstack(tables)
+        self.lookup = np.concatenate(lookups)                      # (tree's first id + leaf id) -> row
+        self.id_offsets = np.cumsum([0] + [len(x) for x in lookups[:-1]])
 
-    def attribute(self, leaf_rows: np.ndarray) -> np.ndarray:
-        """``leaf_rows``: rows x trees of leaf positions -> rows x features, summed over trees."""
-        out = np.zeros((len(leaf_rows), self.tables[0].shape[1]))
-        for t, table in enumerate(self.tables):
-            out += table[leaf_rows[:, t]]
-        return out
+    def attribute(self, leaf_ids: np.ndarray) -> np.ndarray:
+        """``leaf_ids``: rows x trees of the library's leaf ids -> rows x features, summed over trees."""
+        from scipy import sparse
+
+        rows, trees = leaf_ids.shape
+        columns = self.lookup[(leaf_ids.astype(np.int64) + self.id_offsets).ravel()]
+        onehot = sparse.csr_matrix((np.ones(rows * trees), columns, np.arange(0, rows * trees + 1, trees)),
+                                   shape=(rows, len(self.table)))
+        return onehot @ self.table
 
 
-def _forest_table(forest, n_features: int) -> tuple[_LeafTable, list[np.ndarray]]:
-    trees, positions = [], []
+def _forest_table(forest, n_features: int) -> _LeafTable:
+    """A scikit-learn forest: node values are the share of churners; leaf ids are node ids (``apply``)."""
+    trees = []
     for est in forest.estimators_:
         t = est.tree_
         parent = np.full(t.node_count, -1)
@@ -79,15 +99,13 @@ def _forest_table(forest, n_features: int) -> tuple[_LeafTable, list[np.ndarray]
         parent[t.children_right[internal]] = internal
         counts = t.value[:, 0, :]
         value = counts[:, 1] / counts.sum(axis=1)
-        leaves = np.flatnonzero(t.children_left < 0)
-        position = np.full(t.node_count, -1)
-        position[leaves] = np.arange(len(leaves))
-        trees.append((parent, t.feature, value, leaves))
-        positions.append(position)
-    return _LeafTable(trees, n_features), positions
+        nodes = np.arange(t.node_count)
+        trees.append((parent, t.feature, value, np.where(t.children_left < 0, nodes, -1)))
+    return _LeafTable(trees, n_features)
 
 
 def _lightgbm_table(booster, n_features: int) -> _LeafTable:
+    """LightGBM: node values are log-odds; leaf ids are leaf numbers (``pred_leaf``)."""
     frame = booster.trees_to_dataframe()
     trees = []
     for _, tree in frame.groupby("tree_index", sort=True):
@@ -102,43 +120,72 @@ def _lightgbm_table(booster, n_features: int) -> _LeafTable:
 
 
 def _tables(model: ChurnModel) -> dict:
-    """Built once per loaded model (not stored in the artifact)."""
+    """Leaf tables of the members the libraries cannot attribute themselves, built once per loaded model
+    (not stored in the artifact): LightGBM's (it has TreeSHAP only), and a scikit-learn forest's in
+    models trained before the forest became XGBoost's random-forest mode."""
     cached = getattr(model.stack, "_reason_tables", None)
     if cached is None:
         n = len(model.feature_names)
-        forest, positions = _forest_table(model.member("random_forest"), n)
-        cached = {"forest": forest, "forest_positions": positions,
-                  "lightgbm": _lightgbm_table(model.member("lightgbm").booster_, n)}
+        cached = {}
+        for name in model.member_names:
+            member = model.member(name)
+            if isinstance(member, BaseForest):
+                cached[name] = _forest_table(member, n)
+            elif hasattr(member, "booster_"):
+                cached[name] = _lightgbm_table(member.booster_, n)
         model.stack._reason_tables = cached
     return cached
 
 
-def member_contributions(model: ChurnModel, matrix: np.ndarray, method: str = "path") -> dict[str, tuple]:
-    """Each member's (base, rows x features) split of its own log-odds."""
+def _xgboost_split(member, matrix: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """XGBoost's own attribution of its log-odds (a boosted model or a random forest alike), in C++ over
+    all cores: path attribution (``approx_contribs``; measured as fast as a leaf table for the boosted
+    member and faster for the forest's deep trees, whose table would not stay in cache) or exact TreeSHAP."""
     import xgboost
 
-    tables = _tables(model)
-    out = {}
-    xgb = model.member("xgboost").get_booster().predict(xgboost.DMatrix(matrix), pred_contribs=True,
-                                                        approx_contribs=(method == "path"))
-    out["xgboost"] = (xgb[:, -1], xgb[:, :-1])
-    lgb = model.member("lightgbm").booster_
+    contrib = member.get_booster().predict(xgboost.DMatrix(matrix), pred_contribs=True,
+                                           approx_contribs=(method == "path"))
+    return contrib[:, -1], contrib[:, :-1]
+
+
+def _lightgbm_split(member, table: _LeafTable, matrix: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    booster = member.booster_
     if method == "path":
-        leaves = lgb.predict(matrix, pred_leaf=True).astype(int).reshape(len(matrix), -1)
-        out["lightgbm"] = (np.full(len(matrix), sum(tables["lightgbm"].roots)), tables["lightgbm"].attribute(leaves))
-    else:
-        contrib = lgb.predict(matrix, pred_contrib=True)
-        out["lightgbm"] = (contrib[:, -1], contrib[:, :-1])
-    forest = model.member("random_forest")
-    nodes = forest.apply(matrix)
-    rows = np.column_stack([tables["forest_positions"][t][nodes[:, t]] for t in range(nodes.shape[1])])
-    shares = tables["forest"].attribute(rows) / nodes.shape[1]           # p_rf - p_root, per feature
-    p_root = float(np.mean(tables["forest"].roots))
+        leaves = booster.predict(matrix, pred_leaf=True).reshape(len(matrix), len(table.roots))
+        return np.full(len(matrix), sum(table.roots)), table.attribute(leaves)
+    contrib = booster.predict(matrix, pred_contrib=True)
+    return contrib[:, -1], contrib[:, :-1]
+
+
+def _sklearn_forest_split(member, table: _LeafTable, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A scikit-learn forest's node values are probabilities: its split of ``p_rf - p_root`` is mapped
+    onto ``logit(p_rf) - logit(p_root)`` in proportion (scikit-learn has no TreeSHAP)."""
+    nodes = member.apply(matrix)
+    shares = table.attribute(nodes) / nodes.shape[1]           # p_rf - p_root, per feature
+    p_root = float(np.mean(table.roots))
     p_rf = p_root + shares.sum(axis=1)
     gap = p_rf - p_root
     slope = np.where(np.abs(gap) > 1e-9, (_logit(p_rf) - _logit(np.full(len(p_rf), p_root))) / np.where(
         np.abs(gap) > 1e-9, gap, 1.0), 1.0 / (p_root * (1 - p_root)))
-    out["random_forest"] = (np.full(len(matrix), _logit(np.array([p_root]))[0]), shares * slope[:, None])
+    return np.full(len(matrix), _logit(np.array([p_root]))[0]), shares * slope[:, None]
+
+
+def member_contributions(model: ChurnModel, matrix: np.ndarray, method: str = "path") -> dict[str, tuple]:
+    """Each member's (base, rows x features) split of its own log-odds."""
+    from xgboost import XGBModel
+
+    tables = _tables(model)
+    out = {}
+    if not len(matrix):
+        return {name: (np.zeros(0), np.zeros((0, matrix.shape[1]))) for name in model.member_names}
+    for name in model.member_names:
+        member = model.member(name)
+        if isinstance(member, XGBModel):
+            out[name] = _xgboost_split(member, matrix, method)
+        elif isinstance(member, BaseForest):
+            out[name] = _sklearn_forest_split(member, tables[name], matrix)
+        else:
+            out[name] = _lightgbm_split(member, tables[name], matrix, method)
     return out
 
 

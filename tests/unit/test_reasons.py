@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 
 from churndb.model import reasons, telecom
 from churndb.model.ensemble import DEFAULT_HYPERPARAMETERS
@@ -9,15 +10,30 @@ from churndb.model.predictor import ChurnModel
 from churndb.model.sample import generate
 
 
-@pytest.fixture(scope="module")
-def fitted():
+def _fit(scikit_learn_forest: bool = False):
     hyper = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULT_HYPERPARAMETERS.items()}
     for name in ("xgboost", "random_forest", "lightgbm"):
         hyper[name]["n_estimators"] = 30
     hyper["cv_folds"] = 3
     frame = generate(4_000, seed=11)
-    model = ChurnModel.build(telecom.CATEGORICAL, telecom.NUMERIC, hyper, 7).fit(frame, frame["is_churn"].to_numpy())
+    model = ChurnModel.build(telecom.CATEGORICAL, telecom.NUMERIC, hyper, 7)
+    if scikit_learn_forest:  # as in models trained before the forest became XGBoost's
+        members = [(name, RandomForestClassifier(n_estimators=30, max_depth=12, random_state=7)
+                    if name == "random_forest" else est) for name, est in model.stack.estimators]
+        model.stack.set_params(estimators=members)
+    model.fit(frame, frame["is_churn"].to_numpy())
     return model, model.matrix(generate(1_500, seed=12))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return _fit()
+
+
+@pytest.fixture(scope="module")
+def fitted_before():
+    """A model whose forest is scikit-learn's, as stored model versions from before still are."""
+    return _fit(scikit_learn_forest=True)
 
 
 @pytest.mark.parametrize("method", ["path", "treeshap"])
@@ -26,6 +42,16 @@ def test_contributions_add_up_to_the_published_log_odds_of_every_customer(fitted
     base, contrib = reasons.contributions(model, matrix, method)
     p = model.probability(matrix)
     assert np.abs(base + contrib.sum(axis=1) - np.log(p / (1 - p))).max() < 1e-4
+
+
+@pytest.mark.parametrize("method", ["path", "treeshap"])
+def test_a_stored_model_with_a_scikit_learn_forest_is_still_explained_exactly(fitted_before, method):
+    model, matrix = fitted_before
+    assert isinstance(model.member("random_forest"), RandomForestClassifier)
+    base, contrib = reasons.contributions(model, matrix, method)
+    p = model.probability(matrix)
+    assert np.abs(base + contrib.sum(axis=1) - np.log(p / (1 - p))).max() < 1e-4
+    assert np.abs(reasons.member_contributions(model, matrix, method)["random_forest"][1]).sum() > 0
 
 
 def test_every_member_counts_with_its_meta_learner_weight(fitted):
@@ -46,3 +72,24 @@ def test_top_reasons_raise_risk_strongest_first_and_name_the_features(fitted):
         values = [r["contribution"] for r in customer]
         assert values == sorted(values, reverse=True) and all(v > 0 for v in values) and len(customer) <= 3
         assert {r["feature"] for r in customer} <= set(model.feature_names)
+
+
+def test_lightgbm_path_attribution_credits_each_split_on_the_customers_path(fitted):
+    """The leaf table's sparse product against the definition, walked customer by customer: along the
+    path from the root to the leaf, each split's change of node value goes to the split's feature."""
+    model, matrix = fitted
+    rows = matrix[:40]
+    member = model.member("lightgbm")
+    _, split = reasons.member_contributions(model, rows)["lightgbm"]
+    nodes = member.booster_.trees_to_dataframe().set_index("node_index")
+    leaves = member.booster_.predict(rows, pred_leaf=True)
+    expected = np.zeros_like(split)
+    for i, row_leaves in enumerate(leaves):
+        for tree, leaf in enumerate(row_leaves):
+            node = f"{tree}-L{int(leaf)}"
+            while isinstance(nodes.at[node, "parent_index"], str):
+                up = nodes.at[node, "parent_index"]
+                feature = int(nodes.at[up, "split_feature"].removeprefix("Column_"))
+                expected[i, feature] += nodes.at[node, "value"] - nodes.at[up, "value"]
+                node = up
+    assert np.allclose(split, expected, atol=1e-9)
