@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import orjson
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -25,7 +24,8 @@ from psycopg import sql
 from ..model import drift
 from ..model.predictor import ChurnModel
 from ..model.bands import Policy, stable_position
-from ..model.reasons import top_reasons
+from ..model.features import meaning
+from ..model.reasons import Ranked, ranked, reasons_json
 from ..store.copy import copy_in, copy_out
 from ..store.sources import BUILTIN_TELECOM, Source
 from ..store.sqlfiles import statements
@@ -67,11 +67,14 @@ def offer_arms(customer_ids: np.ndarray, categories: np.ndarray, campaign_id: st
     return out
 
 
-def suggested_offers(reasons: list[list[dict]], playbooks: dict) -> list[str | None]:
-    """The playbook offer of the strongest reason that has one."""
-    out = []
-    for customer in reasons:
-        out.append(next((playbooks[r["feature"]] for r in customer if r["feature"] in playbooks), None))
+def suggested_offers(reasons: Ranked, names: list[str], playbooks: dict) -> np.ndarray:
+    """The playbook offer of the strongest reason that has one (``names``: each feature as reasons name it)."""
+    offer_of = np.array([playbooks.get(name) for name in names], dtype=object)
+    out = np.full(len(reasons.raising), None, dtype=object)
+    for k in reversed(range(reasons.feature.shape[1])):  # the strongest last: it wins
+        offer = offer_of[reasons.feature[:, k]]
+        take = (reasons.raising > k) & (offer != None)  # noqa: E711 (elementwise)
+        out[take] = offer[take]
     return out
 
 
@@ -219,16 +222,15 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     targeted = scored["targeted"].to_numpy()
     # Reasons and offers for the customers the CRM will contact: targeted and not held out as control.
     contacted = targeted & ~control
-    reasons: list = [None] * len(scored)
-    offers: list = [None] * len(scored)
+    reasons = np.full(len(scored), None, dtype=object)
+    offers = np.full(len(scored), None, dtype=object)
     if with_reasons and contacted.any():
         idx = np.flatnonzero(contacted)
-        found = top_reasons(model, matrix[idx])
-        if not source.is_telecom:
-            found = [[as_written(r, source, model) for r in customer] for customer in found]
-        for i, r, o in zip(idx, found, suggested_offers(found, policy.reason_playbooks)):
-            reasons[i], offers[i] = r, o
-    scored["top_reasons"] = [orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY).decode() if r is not None else None for r in reasons]
+        found = ranked(model, matrix[idx])
+        names, meanings, categories = reason_labels(model, source)
+        reasons[idx] = reasons_json(found, names, meanings, categories)
+        offers[idx] = suggested_offers(found, names, policy.reason_playbooks)
+    scored["top_reasons"] = reasons
     arms = offer_arms(scored["customer_id"].to_numpy()[contacted], scored["risk_category"].to_numpy()[contacted],
                       campaign_id, policy)
     scored["offer_arm"] = None
@@ -260,6 +262,18 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
     scored["treatment_group"] = np.where(control, "control", "treatment")
     stages.add("reasons", t)
     return scored
+
+
+def reason_labels(model: ChurnModel, source: Source) -> tuple[list[str], list[str], dict[int, list]]:
+    """Per feature, the name and meaning reasons give it, and the categories of category codes: the
+    model's own names for the telecom layout; for a source, ``as_written``'s (header, category by value)."""
+    features = model.feature_names
+    if source.is_telecom:
+        return features, [meaning(f) for f in features], {}
+    categories = {j: list(model.features.categories_[f]) for j, f in enumerate(features)
+                  if f in model.features.categories_}
+    names = [source.header(f) for f in features]
+    return names, names, categories
 
 
 def as_written(reason: dict, source: Source, model: ChurnModel) -> dict:

@@ -1,11 +1,14 @@
 """Reason codes explain the published probability: the ensemble's log-odds, split over the features."""
 
+import json
+
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from churndb.model import reasons, telecom
 from churndb.model.ensemble import DEFAULT_HYPERPARAMETERS
+from churndb.model.features import meaning
 from churndb.model.predictor import ChurnModel
 from churndb.model.sample import generate
 
@@ -93,3 +96,28 @@ def test_lightgbm_path_attribution_credits_each_split_on_the_customers_path(fitt
                 expected[i, feature] += nodes.at[node, "value"] - nodes.at[up, "value"]
                 node = up
     assert np.allclose(split, expected, atol=1e-9)
+
+
+def test_the_stored_json_says_what_top_reasons_says_for_every_customer(fitted):
+    model, matrix = fitted
+    names = model.feature_names
+    texts = reasons.reasons_json(reasons.ranked(model, matrix), names, [meaning(n) for n in names])
+    assert [json.loads(t) for t in texts] == reasons.top_reasons(model, matrix)
+
+
+def test_the_stored_json_carries_any_header_and_category_and_unknown_values_as_null():
+    names = ['tarif "plus"', "Kündigung\\Frist\n", '{"x": 1}, ]']
+    ranked = reasons.Ranked(feature=np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1]]),
+                            contribution=np.array([[0.5, 0.25, 0.1], [1e-05, -0.2, -0.3], [-0.1, -0.2, -0.3]]),
+                            value=np.array([[1.0, 1.0, np.inf], [5.0, 0.0, 3.0], [1.0, 2.0, 3.0]]),
+                            raising=np.array([3, 1, 0]))
+    texts = reasons.reasons_json(ranked, names, names, categories={0: ["basic", "plus"], 1: ['niedrig "low"', "hoch"]})
+    parsed = [json.loads(t) for t in texts]
+    assert parsed[0] == [
+        {"feature": names[0], "direction": "raises risk", "contribution": 0.5, "value": "plus", "meaning": names[0]},
+        {"feature": names[1], "direction": "raises risk", "contribution": 0.25, "value": "hoch", "meaning": names[1]},
+        {"feature": names[2], "direction": "raises risk", "contribution": 0.1, "value": None, "meaning": names[2]}]
+    # a code that names no category (5) is unknown, not another category
+    assert parsed[1] == [{"feature": names[1], "direction": "raises risk", "contribution": 1e-05, "value": None,
+                          "meaning": names[1]}]
+    assert parsed[2] == []
