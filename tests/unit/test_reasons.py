@@ -121,3 +121,19 @@ def test_the_stored_json_carries_any_header_and_category_and_unknown_values_as_n
     assert parsed[1] == [{"feature": names[1], "direction": "raises risk", "contribution": 1e-05, "value": None,
                           "meaning": names[1]}]
     assert parsed[2] == []
+
+
+def test_the_offer_is_the_playbook_of_the_strongest_raising_reason_that_has_one():
+    from churndb.scoring.pipeline import suggested_offers
+
+    names = ["contract", "tenure", "complaints", "nps"]
+    found = reasons.Ranked(feature=np.array([[0, 1, 2], [2, 1, 3], [3, 0, 2], [0, 3, 1]]),
+                           contribution=np.ones((4, 3)), value=np.ones((4, 3)), raising=np.array([3, 3, 1, 3]))
+    playbooks = {"tenure": "loyalty discount", "complaints": "service call", "nps": "survey follow-up"}
+    assert suggested_offers(found, names, playbooks).tolist() == [
+        "loyalty discount",   # contract has no playbook: the next reason's
+        "service call",       # the strongest reason's
+        "survey follow-up",   # only the first raises the risk, and it has one
+        "survey follow-up"]
+    only_first = reasons.Ranked(found.feature[[2]], found.contribution[[2]], found.value[[2]], np.array([1]))
+    assert suggested_offers(only_first, names, {"contract": "x"}).tolist() == [None]  # contract does not raise it
