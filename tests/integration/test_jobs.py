@@ -147,7 +147,9 @@ def test_a_dropped_lock_connection_does_not_let_a_second_instance_start(cli_proc
     """Review item 14: the job lock lived on one idle connection; when it dropped, the lock was gone and a
     second instance started.  Now the lock is held on two connections and the lost one is re-taken."""
     config = tmp_path / "slow.toml"
-    config.write_text("[score]\nchunk_rows = 100\n")
+    # Small chunks keep the first run going while the second instance starts (with 100-row chunks it once
+    # finished first on a loaded machine, and both ran).
+    config.write_text("[score]\nchunk_rows = 25\n")
     # The keeper re-takes a lost lock every CHURNDB_JOB_LOCK_CHECK seconds; slowed down here, the second
     # lock alone must keep the second instance out.
     env = {"CHURNDB_CONFIG": str(config), "CHURNDB_JOB_LOCK_CHECK": "60"}
