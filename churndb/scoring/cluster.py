@@ -341,7 +341,7 @@ def _write(writer: psycopg.Connection, scored, chunk, task: PartitionTask) -> No
 def _staging_frame(scored, chunk, task: PartitionTask):
     history = pipeline.history_frame(scored, chunk, task.run)
     frame = history[["run_id", "customer_id", "churn_probability", "risk_score", "risk_category", "retention_action",
-                     "estimated_intervention_cost", "estimated_revenue_at_risk", "snapshot_date", "top_reasons"]]
+                     "estimated_intervention_cost", "estimated_revenue_at_risk", "snapshot_date"]]
     frame.insert(1, "partition_no", task.partition_no)
     frame = frame.assign(targeted=scored["targeted"].to_numpy(), suggested_offer=scored["suggested_offer"].to_numpy(),
                          expected_net_value=scored["expected_net_value"].to_numpy(),

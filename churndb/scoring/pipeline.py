@@ -303,9 +303,10 @@ def history_frame(scored: pd.DataFrame, chunk: pd.DataFrame, run: RunSpec) -> pd
     })
 
 
+# Staged targets carry no reasons: the build takes them from the run's history rows (written and parsed once).
 TARGET_COLUMNS = ["customer_id", "customer_key", "churn_probability", "risk_score", "risk_category", "retention_action",
                   "suggested_offer", "estimated_intervention_cost", "estimated_revenue_at_risk",
-                  "expected_net_value", "top_reasons", "treatment_group", "offer_arm", "expected_uplift"]
+                  "expected_net_value", "treatment_group", "offer_arm", "expected_uplift"]
 
 
 def create_target_staging(writer: psycopg.Connection) -> None:

@@ -50,7 +50,7 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
         previous = writer.execute(SQL.query("previous_published_targets"),
                                   {"run_id": run.run_id, "source": run.source.name}).fetchone()
         _alert_on_target_shift(writer, run, tally.targets, previous)
-        snapshot = _build_targets(writer, targets_table, params)
+        snapshot = _build_targets(writer, targets_table, history_table, params)
         writer.execute(SQL.query("insert_roi_summary"), {"run_id": run.run_id, "success_rate": policy.success_rate,
                                                          "horizon_months": policy.value_horizon_months,
                                                          "has_value": run.source.value_column is not None})
@@ -72,15 +72,16 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
             "min_score": run.notify_min_score})})
 
 
-def _build_targets(writer: psycopg.Connection, table: sql.Composable, params: dict) -> str:
-    """Fill (creating it first) the run's targets table from ``run_targets`` and the source's partition,
-    index and check it; returns the snapshot taken before the partition was read (the CRM's later updates are
+def _build_targets(writer: psycopg.Connection, table: sql.Composable, history: sql.Composable, params: dict) -> str:
+    """Fill (creating it first) the run's targets table from ``run_targets``, the run's history table (the
+    reasons) and the source's partition, index and check it; returns the snapshot taken before the partition was read (the CRM's later updates are
     copied at publish).  Runs of one source build one at a time (an advisory lock until commit): the
     partition a build reads is the one its publish swaps out."""
     writer.execute(SQL.query("lock_source_targets"), params)
     snapshot, schema, partition = writer.execute(SQL.query("build_snapshot"), params).fetchone()
     writer.execute(SQL.query("create_run_targets"), params)
-    writer.execute(SQL.compose("build_run_targets", table=table, current=sql.Identifier(schema, partition)), params)
+    writer.execute(SQL.compose("build_run_targets", table=table, history=history,
+                               current=sql.Identifier(schema, partition)), params)
     writer.execute(SQL.query("index_run_targets"), {**params, "snapshot": snapshot})
     return snapshot
 

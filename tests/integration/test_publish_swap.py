@@ -21,8 +21,8 @@ def _pause_after_build(monkeypatch, during):
     build = publish._build_targets
     seen = []
 
-    def build_then(writer, table, params):
-        snapshot = build(writer, table, params)
+    def build_then(writer, table, history, params):
+        snapshot = build(writer, table, history, params)
         seen.append(during())
         return snapshot
 

@@ -49,6 +49,9 @@ def test_targets_one_row_per_targeted_customer_with_reasons_and_offers(cli, trai
                                    "WHERE treatment_group = 'treatment'").fetchall()
     assert _one(trained_conn, "SELECT count(*) FROM retention_targets WHERE treatment_group = 'control' "
                               "AND top_reasons IS NOT NULL") == 0
+    # ... and they are the reasons the run's history holds for the same customer (the CRM and the audit agree)
+    assert _one(trained_conn, "SELECT count(*) FROM retention_targets t JOIN score_history h USING (run_id, customer_id) "
+                              "WHERE t.top_reasons IS DISTINCT FROM h.top_reasons") == 0
     features = set(trained_conn.execute("SELECT feature_spec -> 'features' FROM model_versions "
                                         "WHERE model_version = 1").fetchone()[0])
     assert reasons and all(1 <= len(r) <= 3 for r, _ in reasons)

@@ -42,8 +42,10 @@ FOR UPDATE;
 SELECT status, summary FROM churndb.run_partitions WHERE run_id = %(run_id)s AND partition_no = %(partition_no)s;
 
 -- name: copy_staging
+-- A partition's targeted rows, without their reasons (score_staging.top_reasons stays NULL): the
+-- coordinator's build takes those from the run's history rows, which hold them already.
 COPY churndb.score_staging (run_id, partition_no, customer_id, churn_probability, risk_score, risk_category,
-    retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, top_reasons, targeted,
+    retention_action, estimated_intervention_cost, estimated_revenue_at_risk, snapshot_date, targeted,
     suggested_offer, expected_net_value, treatment_group, customer_key, offer_arm, expected_uplift)
     FROM STDIN WITH (FORMAT csv);
 
@@ -58,10 +60,10 @@ FROM churndb.run_partitions WHERE run_id = %(run_id)s;
 
 -- name: stage_targets_from_staging
 INSERT INTO run_targets (customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action,
-    suggested_offer, estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons,
+    suggested_offer, estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value,
     treatment_group, offer_arm, expected_uplift)
 SELECT customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
-       estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
+       estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, treatment_group,
        offer_arm, expected_uplift
 FROM churndb.score_staging
 WHERE run_id = %(run_id)s AND targeted;

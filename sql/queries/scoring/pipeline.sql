@@ -34,15 +34,16 @@ COPY {table} (scored_at, run_id, customer_id, model_version, churn_probability, 
     is_shadow, top_reasons, source, customer_key, offer_arm, expected_uplift) FROM STDIN WITH (FORMAT csv);
 
 -- name: create_target_staging
--- The run's candidate targets, staged inside the publishing transaction.
+-- The run's candidate targets, staged inside the publishing transaction.  Without their reasons: the
+-- build takes those from the run's history rows (sent and parsed once, not twice).
 CREATE TEMP TABLE run_targets (
     customer_id bigint PRIMARY KEY, customer_key text, churn_probability float8, risk_score smallint, risk_category text,
     retention_action text, suggested_offer text, estimated_intervention_cost numeric(12,2),
-    estimated_revenue_at_risk numeric(14,2), expected_net_value numeric(14,2), top_reasons jsonb,
+    estimated_revenue_at_risk numeric(14,2), expected_net_value numeric(14,2),
     treatment_group text, offer_arm text, expected_uplift float8
 ) ON COMMIT DROP;
 
 -- name: copy_target_staging
 COPY run_targets (customer_id, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
-    estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
+    estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, treatment_group,
     offer_arm, expected_uplift) FROM STDIN WITH (FORMAT csv);

@@ -64,7 +64,8 @@ SELECT churndb.create_run_targets(%(run_id)s, %(source)s);
 -- The source's next CRM targets, in the run's own table ({table}), before the publish takes any lock,
 -- from the source's partition ({current}, read directly: the parent stays unlocked for other sources'
 -- swaps): this run's targets, with what the CRM recorded for them and when they were first targeted
--- (a customer targeted again after a gap starts anew) ...
+-- (a customer targeted again after a gap starts anew), and the reasons its history row ({history}, the
+-- run's own table: one row per customer) holds ...
 INSERT INTO {table}
     (customer_id, source, customer_key, churn_probability, risk_score, risk_category, retention_action, suggested_offer,
      estimated_intervention_cost, estimated_revenue_at_risk, expected_net_value, top_reasons, treatment_group,
@@ -72,12 +73,13 @@ INSERT INTO {table}
      crm_status, crm_owner, crm_notes, crm_updated_at, offer_arm, expected_uplift, uplift_model_version)
 SELECT r.customer_id, %(source)s, coalesce(r.customer_key, r.customer_id::text), r.churn_probability, r.risk_score,
        r.risk_category, r.retention_action, r.suggested_offer, r.estimated_intervention_cost,
-       r.estimated_revenue_at_risk, r.expected_net_value, r.top_reasons, r.treatment_group,
+       r.estimated_revenue_at_risk, r.expected_net_value, h.top_reasons, r.treatment_group,
        %(campaign_id)s, %(policy_version)s, %(model_version)s, %(run_id)s, %(scored_at)s, true,
        CASE WHEN o.is_current THEN o.first_targeted_at ELSE %(scored_at)s END, NULL,
        coalesce(o.crm_status, 'new'), o.crm_owner, o.crm_notes, o.crm_updated_at,
        r.offer_arm, r.expected_uplift, CASE WHEN r.expected_uplift IS NOT NULL THEN %(uplift_model_version)s::int END
 FROM run_targets r
+JOIN {history} h ON h.customer_id = r.customer_id
 LEFT JOIN {current} o ON o.customer_id = r.customer_id
 UNION ALL
 -- ... and the source's targets this run no longer has: kept for the CRM, marked dropped (once).
