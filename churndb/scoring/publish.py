@@ -74,8 +74,8 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
 
 def _build_targets(writer: psycopg.Connection, table: sql.Composable, history: sql.Composable, params: dict) -> str:
     """Fill (creating it first) the run's targets table from ``run_targets``, the run's history table (the
-    reasons) and the source's partition, index and check it; returns the snapshot taken before the partition was read (the CRM's later updates are
-    copied at publish).  Runs of one source build one at a time (an advisory lock until commit): the
+    reasons) and the source's partition, index and check it; returns the snapshot taken before the
+    partition was read (the CRM's later updates are copied at publish).  Runs of one source build one at a time (an advisory lock until commit): the
     partition a build reads is the one its publish swaps out."""
     writer.execute(SQL.query("lock_source_targets"), params)
     snapshot, schema, partition = writer.execute(SQL.query("build_snapshot"), params).fetchone()

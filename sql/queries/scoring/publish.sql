@@ -79,7 +79,7 @@ SELECT r.customer_id, %(source)s, coalesce(r.customer_key, r.customer_id::text),
        coalesce(o.crm_status, 'new'), o.crm_owner, o.crm_notes, o.crm_updated_at,
        r.offer_arm, r.expected_uplift, CASE WHEN r.expected_uplift IS NOT NULL THEN %(uplift_model_version)s::int END
 FROM run_targets r
-JOIN {history} h ON h.customer_id = r.customer_id
+LEFT JOIN {history} h ON h.customer_id = r.customer_id  -- LEFT: a target is never lost for want of its reasons
 LEFT JOIN {current} o ON o.customer_id = r.customer_id
 UNION ALL
 -- ... and the source's targets this run no longer has: kept for the CRM, marked dropped (once).
