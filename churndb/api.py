@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +23,9 @@ from .base.text import first_line
 from .model import roi
 from .model.predictor import ChurnModel
 from .model.bands import Policy
-from .model.reasons import top_reasons
+from .model.reasons import ranked, reasons_json
 from .ingest.table import LABEL_FALSE, LABEL_TRUE
-from .scoring.pipeline import as_written, assess
+from .scoring.pipeline import assess, reason_labels
 from .store import db, offline, registry, signing, sources
 from .store.segment_policy import policy_in_force
 from .store.sources import Source
@@ -164,9 +165,9 @@ class ChurnScorer:
         frame = self._frame(pd.DataFrame([customer]))
         scored, matrix = assess(self._single_row, self.policy, frame, value_column=self._value_column)
         row = scored.iloc[0]
-        reasons = top_reasons(self._single_row, matrix)[0]
-        if self.source is not None:
-            reasons = [as_written(r, self.source, self._single_row) for r in reasons]
+        # the very text a run stores for this customer (one formatting path for runs and the API)
+        labels = reason_labels(self._single_row, self.source or sources.BUILTIN_TELECOM)
+        reasons = json.loads(reasons_json(ranked(self._single_row, matrix), *labels)[0])
         revenue = float(row["estimated_revenue_at_risk"])
         return {
             "customer_id": customer.get(self.source.key_header) if self.source else customer.get("customer_id"),

@@ -266,7 +266,8 @@ def score_chunk(model: ChurnModel, policy: Policy, chunk: pd.DataFrame, stages: 
 
 def reason_labels(model: ChurnModel, source: Source) -> tuple[list[str], list[str], dict[int, list]]:
     """Per feature, the name and meaning reasons give it, and the categories of category codes: the
-    model's own names for the telecom layout; for a source, ``as_written``'s (header, category by value)."""
+    model's own names for the telecom layout; for a source, the column as its header wrote it and a
+    category by its value (the operator's terms)."""
     features = model.feature_names
     if source.is_telecom:
         return features, [meaning(f) for f in features], {}
@@ -274,16 +275,6 @@ def reason_labels(model: ChurnModel, source: Source) -> tuple[list[str], list[st
                   if f in model.features.categories_}
     names = [source.header(f) for f in features]
     return names, names, categories
-
-
-def as_written(reason: dict, source: Source, model: ChurnModel) -> dict:
-    """A reason in the operator's terms: the column as its header wrote it, a category by its value."""
-    feature = reason["feature"]
-    categories = model.features.categories_.get(feature)
-    value = reason.get("value")
-    if categories is not None and value is not None and value == value:
-        value = categories[int(value)]
-    return {**reason, "feature": source.header(feature), "meaning": source.header(feature), "value": value}
 
 
 # ---- writing ----------------------------------------------------------------------------------------------
