@@ -278,6 +278,20 @@ def test_the_scheduled_jobs_score_retrain_and_monitor_the_configured_source(cli,
     assert models == [("telco",)]
 
 
+def test_a_source_named_like_a_job_is_scored_by_that_job(cli, db_url, conn, telco_file, tmp_path, monkeypatch):
+    """A job's lock and a source's targets build once shared a key space: the "score" job scoring a source
+    called "score" waited for its own lock for ever.  A lock wait beyond 30 s fails the run here, not the suite."""
+    _, path = telco_file
+    _load_train_promote(cli, path, "score", "--value-column", "MonthlyCharges")
+    config = tmp_path / "churndb.toml"
+    config.write_text('[score]\nsource = "score"\n')
+    monkeypatch.setenv("CHURNDB_CONFIG", str(config))
+    monkeypatch.setenv("CHURNDB_LOCK_TIMEOUT", "30s")
+    scored = _ok(cli("jobs", "run", "score", "--json"))
+    assert scored["status"] == "succeeded", scored
+    assert conn.execute("SELECT count(*) FROM churndb.retention_targets WHERE source = 'score'").fetchone()[0] > 0
+
+
 def test_keys_keep_their_leading_zeros_and_row_numbers_are_not_features(cli, db_url, conn, tmp_path):
     df = generate(300, seed=9)
     frame = pd.DataFrame({"RowNumber": range(1, 301), "CustomerId": [f"{i:06d}" for i in range(300)],

@@ -46,8 +46,9 @@ INSERT INTO run_targets SELECT * FROM run_targets_kept;
 SELECT count(*), count(*) FILTER (WHERE treatment_group = 'control') FROM run_targets;
 
 -- name: lock_source_targets
--- One build of a source's targets at a time, until its run commits (key space 7304 = a source's targets).
-SELECT pg_advisory_xact_lock(7304, hashtext(%(source)s));
+-- One build of a source's targets at a time, until its run commits (key space 7305 = a source's targets;
+-- 7302 and 7304 are the jobs' locks: a source named like a job must not wait for that job, its own runner).
+SELECT pg_advisory_xact_lock(7305, hashtext(%(source)s));
 
 -- name: build_snapshot
 -- Taken before the build reads the source's partition: a CRM update this snapshot does not see was
