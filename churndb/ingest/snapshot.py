@@ -98,7 +98,10 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_ro
         return Staged(rows_in, loaded, labels)
 
     def publish(conn: psycopg.Connection, batch_id: int) -> None:
-        conn.execute(SQL.query("upsert_snapshots"), {"batch_id": batch_id})
+        conn.execute(SQL.query("lock_snapshot_table"))
+        loaded = conn.execute(SQL.query("snapshot_date_loaded"), {"as_of_date": as_of}).fetchone()[0]
+        on_conflict = sql.SQL(SQL.query("snapshot_conflict")) if loaded else sql.SQL("")
+        conn.execute(SQL.compose("insert_snapshots", on_conflict=on_conflict), {"batch_id": batch_id})
         conn.execute(SQL.query("upsert_labels_from_snapshot"), {"batch_id": batch_id})
 
     return load_staged(url, source=stream.path, sha256=stream.sha256, target=SNAPSHOT_TABLE, as_of=as_of,

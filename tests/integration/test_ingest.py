@@ -1,10 +1,13 @@
 """Loading telecom snapshots: reconciliation, labels, idempotence, atomicity."""
 
+import datetime as dt
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import psycopg
 
+from churndb.ingest.snapshot import ingest_snapshot
 from churndb.model.sample import generate, write_sample
 
 
@@ -58,6 +61,20 @@ def test_a_corrected_file_for_the_same_date_replaces_values_without_duplicates(c
     assert cli("ingest", write_csv(df.to_csv(index=False)), "--as-of", "2026-03-31").code == 0
     assert _count(conn, "SELECT count(*) FROM customer_snapshots") == 100
     assert _count(conn, "SELECT age FROM customer_snapshots WHERE customer_id = %s", int(df.loc[0, "customer_id"])) == 77
+
+
+def test_two_files_for_one_new_date_loaded_at_once_both_load(db_url, conn, write_csv):
+    """A new date's rows are inserted without the upsert's conflict check; two loads of the same new date
+    at once take turns, so the second still replaces what the first loaded rather than failing."""
+    first, second = generate(20_000, seed=6), generate(20_000, seed=6)
+    second["age"] = 66
+    paths = [write_csv(first.to_csv(index=False)), write_csv(second.drop(columns="is_churn").to_csv(index=False))]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda p: ingest_snapshot(db_url, p, dt.date(2026, 3, 31)), paths))
+    assert [r.rows_loaded for r in results] == [20_000, 20_000]
+    ages = conn.execute("SELECT customer_id, age FROM customer_snapshots ORDER BY customer_id").fetchall()
+    expected = [sorted(zip(f["customer_id"].tolist(), f["age"].tolist())) for f in (first, second)]
+    assert ages in expected  # 20,000 rows, all of one file: whichever committed last, whole
 
 
 def test_file_without_labels_loads_snapshot_only(cli, conn, write_csv):

@@ -13,8 +13,17 @@ SELECT count(*), count(is_churn) FROM snapshot_staging;
 -- name: copy_snapshot_staging
 COPY snapshot_staging ({columns}) FROM STDIN WITH (FORMAT csv);
 
--- name: upsert_snapshots
--- A later batch for the same customer and date replaces the earlier values (no duplicate snapshots).
+-- name: lock_snapshot_table
+-- Loads into customer_snapshots publish one at a time (key space 7306 = ingest targets): whether a
+-- snapshot date already has rows, looked at next, stays true until this batch commits.
+SELECT pg_advisory_xact_lock(7306, hashtext('churndb.customer_snapshots'));
+
+-- name: snapshot_date_loaded
+SELECT EXISTS (SELECT 1 FROM churndb.customer_snapshots WHERE as_of_date = %(as_of_date)s);
+
+-- name: insert_snapshots
+-- The conflict clause at the end is empty for a date without rows yet (every night's new snapshot: a
+-- plain insert, a quarter cheaper than an upsert), else snapshot_conflict.
 INSERT INTO churndb.customer_snapshots
 SELECT customer_id, as_of_date, gender, age, region_circle, connection_type, plan_type, contract_type,
        base_plan_category, tenure_months, monthly_charges, total_charges, avg_data_gb_month,
@@ -25,6 +34,10 @@ SELECT customer_id, as_of_date, gender, age, region_circle, connection_type, pla
        segment_value, nps_score, service_rating_last_6m, received_competitor_offer_flag,
        retention_offer_accepted_flag, %(batch_id)s
 FROM snapshot_staging
+{on_conflict};
+
+-- name: snapshot_conflict
+-- A later batch for the same customer and date replaces the earlier values (no duplicate snapshots).
 ON CONFLICT (customer_id, as_of_date) DO UPDATE SET
     gender = excluded.gender, age = excluded.age, region_circle = excluded.region_circle,
     connection_type = excluded.connection_type, plan_type = excluded.plan_type,
