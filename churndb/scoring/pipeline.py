@@ -138,7 +138,7 @@ class Tally:
     def add_chunk(self, scored: pd.DataFrame, chunk: pd.DataFrame, baseline: dict) -> None:
         self.customers += len(scored)
         self.targeted += int(scored["targeted"].sum())
-        self.categories.update(scored["risk_category"].str.lower())
+        self.categories.update({k: int(v) for k, v in scored["risk_category"].str.lower().value_counts().items()})
         self.score_bands += drift.score_band_counts(scored["risk_score"].to_numpy())
         for column, c in drift.counts_for(chunk, baseline).items():
             self.features[column] = self.features.get(column, 0) + c

@@ -127,3 +127,19 @@ def test_program_roi_is_net_benefit_over_cost():
     assert out["break_even_success_rate"] == pytest.approx(150.0 / 1000.0)
     assert out["monthly_net_benefit"] == pytest.approx(250.0 / 12, abs=0.01)
     assert roi.summarize([])["roi"] is None
+
+
+def test_stable_positions_are_the_siphash_of_campaign_and_customer_as_python_writes_them():
+    """Control groups, offer arms and uplift hold-outs must never move between releases: the position is
+    the 16-byte-keyed siphash of "<campaign>:<customer>", the customer written as Python writes it."""
+    from churndb.model.bands import stable_position
+
+    def rule(ids, campaign, key):
+        text = pd.Series([f"{campaign}:{c}" for c in ids], dtype=object)
+        return pd.util.hash_pandas_object(text, index=False, hash_key=key).to_numpy(np.uint64) / 2.0**64
+
+    key = "churndb-control1"
+    for ids in (np.arange(1, 5_001, dtype=np.int64) * 7919, np.array([1, 2**62, 10**12], dtype=object),
+                np.array(["0042", "ABC-7", "kunde-ü", "a:b", ""], dtype=object), [3, 1, 2]):
+        assert np.array_equal(stable_position(ids, "2026-Q4", key), rule(ids, "2026-Q4", key))
+    assert np.array_equal(stable_position(np.array([1.0, 2.5]), "c", key), rule([1.0, 2.5], "c", key))
