@@ -11,7 +11,7 @@ server where databases may be created), with a model trained on a separate
   (b) the original way: pandas read_sql of the whole latest snapshot, the same
       pipeline's predict_proba and policy, DataFrame.to_sql of the results;
 Every variant runs in a process of its own and reports that process's peak RSS.
-  (c) the floor, each step timed alone: COPY of the rows out, the three base
+  (c) the floor, each step timed alone: COPY of the rows out, feature preparation, the three base
       models' own predict_proba on the feature matrix, COPY of the result rows in.
 
 Prints a markdown table for the README.
@@ -119,7 +119,8 @@ def variant_b(url: str) -> dict:
 
 
 def variant_c(url: str) -> dict:
-    """The floor: each step alone, nothing else."""
+    """The floor: each step alone, nothing else: COPY out, feature preparation, the learners' own predict,
+    COPY in (issue 15's definition; parsing the COPY text is not counted)."""
     import numpy as np
     import pandas as pd
 
@@ -135,8 +136,10 @@ def variant_c(url: str) -> dict:
                 buf.write(block)
         copy_out = time.perf_counter() - t0
         buf.seek(0)
-        frame = pd.read_csv(buf)
-        matrix = model.matrix(frame)
+        frame = pd.read_csv(buf)  # the parse is not counted: the floor stays below any real reader
+        t0 = time.perf_counter()
+        matrix = model.matrix(frame)  # feature preparation, part of the floor as issue 15 defines it
+        prepare = time.perf_counter() - t0
         t0 = time.perf_counter()
         probs = [model.member(name).predict_proba(matrix)[:, 1] for name in model.member_names]
         predict = time.perf_counter() - t0
@@ -156,8 +159,8 @@ def variant_c(url: str) -> dict:
             cp.write(text)
         conn.commit()
         copy_in = time.perf_counter() - t0
-    return {"seconds": copy_out + predict + copy_in, "copy_out": copy_out, "predict": predict,
-            "copy_in": copy_in, "customers": len(frame), "peak_mb": own_peak_mb()}
+    return {"seconds": copy_out + prepare + predict + copy_in, "copy_out": copy_out, "prepare": prepare,
+            "predict": predict, "copy_in": copy_in, "customers": len(frame), "peak_mb": own_peak_mb()}
 
 
 def prepare(admin: str, rows: int, work: Path) -> str:
@@ -212,9 +215,9 @@ def main() -> None:
     print("\n| customers | variant | seconds | customers/s | peak RSS MB | detail |")
     print("| --- | --- | --- | --- | --- | --- |")
     names = {"a": "churndb score (end to end, with reason codes)", "n": "churndb score --no-reasons", "b": "read_sql + predict_proba + to_sql",
-             "c": "floor: COPY out + 3 models' predict + COPY in"}
+             "c": "floor: COPY out + features + 3 models' predict + COPY in"}
     for rows, v, out in results:
-        detail = out.get("stage_seconds") or {k: round(out[k], 1) for k in ("read", "predict", "write", "copy_out",
+        detail = out.get("stage_seconds") or {k: round(out[k], 1) for k in ("read", "predict", "write", "copy_out", "prepare",
                                                                              "copy_in") if k in out}
         print(f"| {rows:,} | {names[v]} | {out['seconds']:.1f} | {rows / out['seconds']:,.0f} | "
               f"{out.get('peak_mb', 0):,.0f} | {detail} |")
