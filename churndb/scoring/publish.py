@@ -44,7 +44,9 @@ def publish(writer: psycopg.Connection, run: RunSpec, tally: Tally, stages: Stag
     params = {"campaign_id": run.campaign, "policy_version": policy.policy_version,
               "model_version": run.model_version, "run_id": run.run_id, "scored_at": run.started_at,
               "source": run.source.name, "uplift_model_version": run.uplift_model_version}
+    writer.execute(SQL.query("targets_work_mem"))
     if not run.shadow:
+        writer.execute(SQL.query("analyze_run_targets"))  # the planner sizes its joins on the real row count
         _apply_caps(writer, policy.program_budget, policy.contact_capacity)
         tally.targets, tally.controls = writer.execute(SQL.query("count_targets")).fetchone()
         previous = writer.execute(SQL.query("previous_published_targets"),

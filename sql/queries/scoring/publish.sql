@@ -1,5 +1,15 @@
 -- Statements run by churndb.scoring.publish: Publishing a run: retention targets refreshed and summaries written in the run's transaction.
 
+-- name: targets_work_mem
+-- The targets stage joins the run's targets with its history and the source's partition (hundreds of
+-- thousands of rows each): with the server's default 4MB those hash joins spill to disk in 8-16
+-- batches.  For this transaction only; measured on 469k targets: the build 3.0-3.4 s -> 2.0-2.6 s.
+SET LOCAL work_mem = '64MB';
+
+-- name: analyze_run_targets
+-- A temporary table has no statistics until analysed: the build's plan took 469k staged targets for 200k.
+ANALYZE run_targets;
+
 -- name: attach_run_history
 -- The run's rows become part of score_history: a catalog change (no row is read or copied), and the
 -- run's table no longer takes rows.
