@@ -139,14 +139,13 @@ def _tables(model: ChurnModel) -> dict:
     return cached
 
 
-def _xgboost_split(member, matrix: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+def _xgboost_split(member, data, method: str) -> tuple[np.ndarray, np.ndarray]:
     """XGBoost's own attribution of its log-odds (a boosted model or a random forest alike), in C++ over
     all cores: path attribution (``approx_contribs``; measured as fast as a leaf table for the boosted
-    member and faster for the forest's deep trees, whose table would not stay in cache) or exact TreeSHAP."""
-    import xgboost
-
-    contrib = member.get_booster().predict(xgboost.DMatrix(matrix), pred_contribs=True,
-                                           approx_contribs=(method == "path"))
+    member and faster for the forest's deep trees, whose table would not stay in cache) or exact TreeSHAP.
+    ``data``: the block as an ``xgboost.DMatrix``, built once for both XGBoost members (~1.2 ms per 1,000
+    rows each time)."""
+    contrib = member.get_booster().predict(data, pred_contribs=True, approx_contribs=(method == "path"))
     return contrib[:, -1], contrib[:, :-1]
 
 
@@ -180,10 +179,15 @@ def member_contributions(model: ChurnModel, matrix: np.ndarray, method: str = "p
     out = {}
     if not len(matrix):
         return {name: (np.zeros(0), np.zeros((0, matrix.shape[1]))) for name in model.member_names}
+    data = None
     for name in model.member_names:
         member = model.member(name)
         if isinstance(member, XGBModel):
-            out[name] = _xgboost_split(member, matrix, method)
+            if data is None:
+                import xgboost
+
+                data = xgboost.DMatrix(matrix)
+            out[name] = _xgboost_split(member, data, method)
         elif isinstance(member, BaseForest):
             out[name] = _sklearn_forest_split(member, tables[name], matrix)
         else:
