@@ -26,7 +26,7 @@ MUTATIONS = [
      'sql.SQL(SQL.query("snapshot_conflict")) if loaded else', 'sql.SQL(SQL.query("snapshot_conflict")) if False else',
      [IT + "test_ingest.py::test_a_corrected_file_for_the_same_date_replaces_values_without_duplicates"]),
     ("ingest: two loads of one new date take turns", "churndb/ingest/snapshot.py",
-     '        conn.execute(SQL.query("lock_snapshot_table"))\n', '',
+     '        conn.execute(SQL.query("lock_snapshot_date"), {"as_of_date": as_of})\n', '',
      [IT + "test_ingest.py::test_two_files_for_one_new_date_loaded_at_once_both_load"]),
     ("ingest: duplicates are found across chunks", "churndb/ingest/batch.py",
      '    conn.execute(SQL.query("mark_rejected_duplicates"), {"name": name})\n',

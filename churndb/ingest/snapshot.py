@@ -98,7 +98,7 @@ def ingest_snapshot(url: str, path: Path, as_of: dt.date | None = None, chunk_ro
         return Staged(rows_in, loaded, labels)
 
     def publish(conn: psycopg.Connection, batch_id: int) -> None:
-        conn.execute(SQL.query("lock_snapshot_table"))
+        conn.execute(SQL.query("lock_snapshot_date"), {"as_of_date": as_of})
         loaded = conn.execute(SQL.query("snapshot_date_loaded"), {"as_of_date": as_of}).fetchone()[0]
         on_conflict = sql.SQL(SQL.query("snapshot_conflict")) if loaded else sql.SQL("")
         conn.execute(SQL.compose("insert_snapshots", on_conflict=on_conflict), {"batch_id": batch_id})

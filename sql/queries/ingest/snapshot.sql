@@ -13,10 +13,10 @@ SELECT count(*), count(is_churn) FROM snapshot_staging;
 -- name: copy_snapshot_staging
 COPY snapshot_staging ({columns}) FROM STDIN WITH (FORMAT csv);
 
--- name: lock_snapshot_table
--- Loads into customer_snapshots publish one at a time (key space 7306 = ingest targets): whether a
--- snapshot date already has rows, looked at next, stays true until this batch commits.
-SELECT pg_advisory_xact_lock(7306, hashtext('churndb.customer_snapshots'));
+-- name: lock_snapshot_date
+-- Loads of one snapshot date publish one at a time (key space 7306 = a snapshot date): whether the date
+-- already has rows, looked at next, stays true until this batch commits.  Other dates do not wait.
+SELECT pg_advisory_xact_lock(7306, hashtext('churndb.customer_snapshots ' || %(as_of_date)s::date::text));
 
 -- name: snapshot_date_loaded
 SELECT EXISTS (SELECT 1 FROM churndb.customer_snapshots WHERE as_of_date = %(as_of_date)s);
