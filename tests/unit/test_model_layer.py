@@ -143,3 +143,6 @@ def test_stable_positions_are_the_siphash_of_campaign_and_customer_as_python_wri
                 np.array(["0042", "ABC-7", "kunde-ü", "a:b", ""], dtype=object), [3, 1, 2]):
         assert np.array_equal(stable_position(ids, "2026-Q4", key), rule(ids, "2026-Q4", key))
     assert np.array_equal(stable_position(np.array([1.0, 2.5]), "c", key), rule([1.0, 2.5], "c", key))
+    mixed = np.array([7, "07", 7.0], dtype=object)
+    assert np.array_equal(stable_position(mixed, "c", key), rule(mixed, "c", key))
+    assert len(stable_position(np.array([], dtype=np.int64), "c", key)) == 0
