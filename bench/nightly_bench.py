@@ -1,6 +1,7 @@
 """The nightly run, one benchmark (run on demand, not a test).
 
     .venv/bin/python bench/nightly_bench.py --rows 1000000 [--rows 5000000] [--admin-url URL] [--repeat 3]
+                                            [--unlabelled]
 
 In a fresh database per size (embedded server unless --admin-url names one), a model trained on a
 separate 25,000-row snapshot, then for N synthetic customers, each step in a process of its own with
@@ -81,6 +82,19 @@ def copy_floor(url: str, path: Path) -> dict:
     return {"seconds": seconds, "peak_mb": int(proc.stderr.strip().splitlines()[-1]) / 1024}
 
 
+def unlabelled(path: Path) -> Path:
+    """The same customers without the label column, as a nightly snapshot of current customers comes
+    (nobody knows yet who will churn): ingest then writes no row to churn_outcomes."""
+    import pandas as pd
+
+    out = path.with_name(path.stem + "_unlabelled.csv")
+    if not out.exists():
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            for n, part in enumerate(pd.read_csv(path, chunksize=200_000, dtype=str, keep_default_na=False)):
+                part.drop(columns="is_churn").to_csv(fh, index=False, header=n == 0, lineterminator="\n")
+    return out
+
+
 def median_run(outs: list[dict]) -> dict:
     """The run with the median seconds (the faster middle one of an even count; its stages and RSS as
     they were), with the range of all runs."""
@@ -122,6 +136,8 @@ def main() -> None:
     parser.add_argument("--admin-url")
     parser.add_argument("--steps", default="ingest,copy,score,no-reasons,original,floor")
     parser.add_argument("--repeat", type=int, default=1, help="rounds of the scoring steps (median reported)")
+    parser.add_argument("--unlabelled", action="store_true",
+                        help="ingest (and \\copy) the file without its is_churn column: a nightly snapshot's shape")
     parser.add_argument("--child", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -141,6 +157,8 @@ def main() -> None:
             csv_path = work / f"customers_{rows}.csv"
             if not csv_path.exists():
                 write_sample(rows, csv_path, seed=2)
+            if args.unlabelled:
+                csv_path = unlabelled(csv_path)
             runs: dict[str, list[dict]] = {}
             once = [s for s in steps if s in ("ingest", "copy")]
             repeated = [s for s in steps if s not in once]
