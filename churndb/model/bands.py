@@ -110,19 +110,22 @@ class Policy:
 def stable_position(customer_ids, campaign_id: str, hash_key: str) -> np.ndarray:
     """A number in [0, 1) per (campaign, customer) that never changes: the control draw, the offer arm
     and the uplift hold-out are each one of these under their own 16-byte ``hash_key``."""
-    # The key text "<campaign>:<customer>" is joined by Arrow (a third of the time of a Python f-string
-    # per customer); the hash is the same siphash of the same text, so no assignment ever moves.
+    keys = pd.Series(_key_text(customer_ids, campaign_id), dtype=object)
+    return pd.util.hash_pandas_object(keys, index=False, hash_key=hash_key).to_numpy(np.uint64) / 2.0**64
+
+
+def _key_text(customer_ids, campaign_id: str) -> np.ndarray:
+    """"<campaign>:<customer>" per customer, the customer as Python writes it.  Integer and text keys are
+    joined by Arrow (a third of the time of an f-string per customer; the same text, so the same hash);
+    anything else (a float: Arrow writes 1.0 as "1"; mixed kinds) takes the f-string."""
     try:
         ids = pa.array(np.asarray(customer_ids))
-    except (pa.ArrowException, TypeError, ValueError):  # mixed kinds: the Python path below
-        ids = pa.array([], pa.null())
-    if pa.types.is_integer(ids.type) or pa.types.is_string(ids.type):
+    except (pa.ArrowException, TypeError, ValueError):
+        ids = None
+    if ids is not None and (pa.types.is_integer(ids.type) or pa.types.is_string(ids.type)):
         text = ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string())
-        keys = pc.binary_join_element_wise(f"{campaign_id}:", text, "").to_numpy(zero_copy_only=False)
-    else:  # anything else as Python writes it (Arrow would write a float 1.0 as "1")
-        keys = np.array([f"{campaign_id}:{c}" for c in customer_ids], dtype=object)
-    return pd.util.hash_pandas_object(pd.Series(keys, dtype=object), index=False,
-                                      hash_key=hash_key).to_numpy(np.uint64) / 2.0**64
+        return pc.binary_join_element_wise(f"{campaign_id}:", text, "").to_numpy(zero_copy_only=False)
+    return np.array([f"{campaign_id}:{c}" for c in customer_ids], dtype=object)
 
 
 def risk_scores(probability: np.ndarray) -> np.ndarray:

@@ -173,20 +173,17 @@ def _sklearn_forest_split(member, table: _LeafTable, matrix: np.ndarray) -> tupl
 
 def member_contributions(model: ChurnModel, matrix: np.ndarray, method: str = "path") -> dict[str, tuple]:
     """Each member's (base, rows x features) split of its own log-odds."""
-    from xgboost import XGBModel
+    from xgboost import DMatrix, XGBModel
 
     tables = _tables(model)
     out = {}
     if not len(matrix):
         return {name: (np.zeros(0), np.zeros((0, matrix.shape[1]))) for name in model.member_names}
-    data = None
+    data = None  # one DMatrix for every XGBoost member, built when the first one needs it
     for name in model.member_names:
         member = model.member(name)
         if isinstance(member, XGBModel):
-            if data is None:
-                import xgboost
-
-                data = xgboost.DMatrix(matrix)
+            data = DMatrix(matrix) if data is None else data
             out[name] = _xgboost_split(member, data, method)
         elif isinstance(member, BaseForest):
             out[name] = _sklearn_forest_split(member, tables[name], matrix)
